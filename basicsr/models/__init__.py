@@ -1,0 +1,18 @@
+"""Models, discovered from `*_model.py` files and built by `model_type`."""
+import copy
+import os
+
+from basicsr.utils.logger import get_root_logger
+from basicsr.utils.registry import MODEL_REGISTRY, import_modules_by_suffix
+
+__all__ = ['build_model']
+
+_model_modules = import_modules_by_suffix(__name__, os.path.dirname(os.path.abspath(__file__)), '_model')
+
+
+def build_model(opt: dict):
+    """Build the model named by `opt['model_type']`."""
+    opt = copy.deepcopy(opt)
+    model = MODEL_REGISTRY.get(opt['model_type'])(opt)
+    get_root_logger().info(f'Model [{model.__class__.__name__}] is created.')
+    return model

@@ -1,0 +1,220 @@
+"""BaseModel: device placement, EMA, optimizers/schedulers, network and training-state I/O, validation bookkeeping."""
+import os
+from collections import OrderedDict
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+from basicsr.models.optim_factory import build_optimizer, build_scheduler
+from basicsr.utils.checkpoint_util import atomic_torch_save, load_state_into, read_network_file
+from basicsr.utils.device_util import select_device
+from basicsr.utils.dist_util import master_only
+from basicsr.utils.logger import get_root_logger
+
+
+class BaseModel:
+    """Behaviour shared by every model; subclasses define networks, losses and the optimisation step."""
+
+    def __init__(self, opt: dict) -> None:
+        self.opt = opt
+        self.device = select_device(opt)
+        self.is_train = opt.get('is_train', 'train' in opt)
+        self.schedulers: list = []
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.log_dict: OrderedDict = OrderedDict()
+
+    # ----- interface implemented by subclasses -----
+    def feed_data(self, data: dict) -> None:
+        raise NotImplementedError
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        raise NotImplementedError
+
+    def get_current_visuals(self) -> OrderedDict:
+        raise NotImplementedError
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        raise NotImplementedError
+
+    # ----- validation -----
+    def validation(self, dataloader, current_iter: int, tb_logger=None, save_img: bool = False) -> None:
+        """Validate on `dataloader`; distributed runs use `dist_validation`."""
+        if self.opt.get('dist'):
+            self.dist_validation(dataloader, current_iter, tb_logger, save_img)
+        else:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def dist_validation(self, dataloader, current_iter: int, tb_logger, save_img: bool) -> None:
+        if self.opt.get('rank', 0) == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def nondist_validation(self, dataloader, current_iter: int, tb_logger, save_img: bool) -> None:
+        raise NotImplementedError
+
+    def _initialize_best_metric_results(self, dataset_name: str) -> None:
+        """Start best-value records for each configured metric, respecting whether higher or lower is better."""
+        from basicsr.metrics import metric_better
+        if not hasattr(self, 'best_metric_results'):
+            self.best_metric_results: dict = {}
+        if dataset_name in self.best_metric_results:
+            return
+        record = {}
+        for metric, content in self.opt['val']['metrics'].items():
+            better = metric_better(content)
+            record[metric] = dict(better=better, val=float('-inf') if better == 'higher' else float('inf'), iter=-1)
+        self.best_metric_results[dataset_name] = record
+
+    def _update_best_metric_result(self, dataset_name: str, metric: str, val: float, current_iter: int) -> None:
+        best = self.best_metric_results[dataset_name][metric]
+        improved = val >= best['val'] if best['better'] == 'higher' else val <= best['val']
+        if improved:
+            best['val'] = val
+            best['iter'] = current_iter
+
+    # ----- networks -----
+    def model_ema(self, decay: float = 0.999) -> None:
+        """net_g_ema <- decay * net_g_ema + (1 - decay) * net_g, over parameters (BasicSR's EMA)."""
+        net_g = self.get_bare_model(self.net_g)
+        net_g_params = dict(net_g.named_parameters())
+        with torch.no_grad():
+            for name, param in self.net_g_ema.named_parameters():
+                param.mul_(decay).add_(net_g_params[name].detach(), alpha=1 - decay)
+
+    def get_current_log(self) -> OrderedDict:
+        return self.log_dict
+
+    def model_to_device(self, net: nn.Module) -> nn.Module:
+        """Move `net` to the model's device and wrap it for DDP or DataParallel when asked."""
+        net = net.to(self.device)
+        if self.opt.get('dist'):
+            device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
+            net = DistributedDataParallel(net, device_ids=device_ids,
+                                          find_unused_parameters=self.opt.get('find_unused_parameters', False))
+            if self.opt.get('use_static_graph'):
+                net._set_static_graph()
+        elif self.device.type == 'cuda' and self.opt.get('num_gpu', 1) > 1:
+            net = DataParallel(net)
+        return net
+
+    @staticmethod
+    def get_bare_model(net: nn.Module) -> nn.Module:
+        """Unwrap DataParallel / DDP."""
+        if isinstance(net, (DataParallel, DistributedDataParallel)):
+            return net.module
+        return net
+
+    @master_only
+    def print_network(self, net: nn.Module) -> None:
+        bare = self.get_bare_model(net)
+        n_params = sum(p.numel() for p in bare.parameters())
+        get_root_logger().info(f'Network: {bare.__class__.__name__}, with parameters: {n_params:,d}')
+        get_root_logger().debug(str(bare))
+
+    # ----- optimizers and learning rate -----
+    def get_optimizer(self, optim_type: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
+        return build_optimizer(optim_type, params, lr, **kwargs)
+
+    def setup_schedulers(self) -> None:
+        train_opt = self.opt['train']
+        if train_opt.get('scheduler') is None:
+            return
+        for optimizer in self.optimizers:
+            self.schedulers.append(build_scheduler(optimizer, train_opt['scheduler']))
+
+    def _set_lr(self, lr_groups_l: list[list[float]]) -> None:
+        for optimizer, lr_groups in zip(self.optimizers, lr_groups_l):
+            for param_group, lr in zip(optimizer.param_groups, lr_groups):
+                param_group['lr'] = lr
+
+    def _get_init_lr(self) -> list[list[float]]:
+        return [[group['initial_lr'] for group in optimizer.param_groups] for optimizer in self.optimizers]
+
+    def update_learning_rate(self, current_iter: int, warmup_iter: int = -1) -> None:
+        """Step schedulers, then apply BasicSR's linear warm-up over the first `warmup_iter` iterations."""
+        if current_iter > 1:
+            for scheduler in self.schedulers:
+                scheduler.step()
+        if current_iter < warmup_iter:
+            init_lr_g_l = self._get_init_lr()
+            self._set_lr([[v / warmup_iter * current_iter for v in group] for group in init_lr_g_l])
+
+    def get_current_learning_rate(self) -> list[float]:
+        return [param_group['lr'] for param_group in self.optimizers[0].param_groups]
+
+    # ----- files -----
+    @master_only
+    def save_network(self, net: Union[nn.Module, list], net_label: str, current_iter: int,
+                     param_key: Union[str, list] = 'params') -> None:
+        """Atomically write `{net_label}_{iter}.pth` holding `{param_key: state_dict}` (several keys for a list)."""
+        current_iter = 'latest' if current_iter == -1 else current_iter
+        save_path = os.path.join(self.opt['path']['models'], f'{net_label}_{current_iter}.pth')
+        nets = net if isinstance(net, list) else [net]
+        keys = param_key if isinstance(param_key, list) else [param_key]
+        if len(nets) != len(keys):
+            raise ValueError('save_network needs one param_key per network.')
+        save_dict = {}
+        for net_, key in zip(nets, keys):
+            state_dict = self.get_bare_model(net_).state_dict()
+            save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu())
+                                         for k, v in state_dict.items())
+        atomic_torch_save(save_dict, save_path)
+
+    def load_network(self, net: nn.Module, load_path: str, strict: bool = True,
+                     param_key: Optional[str] = 'params') -> None:
+        """Load weights (param_key with fallbacks, `module.` stripped); report mismatched keys, fail if strict."""
+        logger = get_root_logger()
+        net = self.get_bare_model(net)
+        state_dict = read_network_file(load_path, param_key)
+        logger.info(f'Loading {net.__class__.__name__} model from {load_path}, with param key: [{param_key}].')
+        report = load_state_into(net, state_dict, strict=strict, source=load_path)
+        for line in report:
+            logger.warning(f'Loading {load_path} (strict_load: false): {line}')
+
+    def _load_pretrained(self, net: nn.Module, label: str) -> None:
+        """Load `path.pretrain_network_<label>` if set, with `param_key_<label>` / `strict_load_<label>`."""
+        path_opt = self.opt.get('path') or {}
+        load_path = path_opt.get(f'pretrain_network_{label}')
+        if load_path is not None:
+            self.load_network(net, load_path, path_opt.get(f'strict_load_{label}', True),
+                              path_opt.get(f'param_key_{label}', 'params'))
+
+    def training_state(self, epoch: int, current_iter: int) -> dict[str, Any]:
+        """Everything beyond the network files that a resume needs."""
+        return {'epoch': epoch, 'iter': current_iter,
+                'optimizers': [o.state_dict() for o in self.optimizers],
+                'schedulers': [s.state_dict() for s in self.schedulers]}
+
+    @master_only
+    def save_training_state(self, epoch: int, current_iter: int) -> None:
+        """Atomically write `training_states/<iter>.state`."""
+        if current_iter == -1:
+            return
+        save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
+        atomic_torch_save(self.training_state(epoch, current_iter), save_path)
+
+    def resume_training(self, resume_state: dict) -> None:
+        """Restore optimizer and scheduler states from a training state."""
+        resume_optimizers = resume_state['optimizers']
+        resume_schedulers = resume_state['schedulers']
+        if len(resume_optimizers) != len(self.optimizers) or len(resume_schedulers) != len(self.schedulers):
+            raise ValueError(f'Training state has {len(resume_optimizers)} optimizers / {len(resume_schedulers)} '
+                             f'schedulers but the model has {len(self.optimizers)} / {len(self.schedulers)}.')
+        for optimizer, state in zip(self.optimizers, resume_optimizers):
+            optimizer.load_state_dict(state)
+        for scheduler, state in zip(self.schedulers, resume_schedulers):
+            scheduler.load_state_dict(state)
+
+    def reduce_loss_dict(self, loss_dict: OrderedDict) -> OrderedDict:
+        """Average losses over ranks (for logging) and turn them into Python floats."""
+        with torch.no_grad():
+            if self.opt.get('dist'):
+                keys = list(loss_dict)
+                losses = torch.stack([loss_dict[k].detach().float().reshape(()) for k in keys])
+                torch.distributed.reduce(losses, dst=0)
+                if self.opt.get('rank', 0) == 0:
+                    losses /= self.opt['world_size']
+                loss_dict = OrderedDict(zip(keys, losses))
+            return OrderedDict((name, value.mean().item() if torch.is_tensor(value) else float(value))
+                               for name, value in loss_dict.items())

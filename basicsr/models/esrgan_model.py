@@ -1,0 +1,30 @@
+"""ESRGANModel: SRGANModel with the relativistic average GAN of ESRGAN (Wang et al., 2018, Eq. 1-2)."""
+from collections import OrderedDict
+
+import torch
+
+from basicsr.models.srgan_model import SRGANModel
+from basicsr.utils.registry import MODEL_REGISTRY
+
+
+@MODEL_REGISTRY.register()
+class ESRGANModel(SRGANModel):
+    """D judges whether real data is more realistic than fake on average, and G the reverse."""
+
+    def generator_gan_loss(self, output: torch.Tensor) -> torch.Tensor:
+        real_d_pred = self.net_d(self.gt).detach()
+        fake_g_pred = self.net_d(output)
+        l_g_real = self.cri_gan(real_d_pred - torch.mean(fake_g_pred), False, is_disc=False)
+        l_g_fake = self.cri_gan(fake_g_pred - torch.mean(real_d_pred), True, is_disc=False)
+        return (l_g_real + l_g_fake) / 2
+
+    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> None:
+        fake_d_pred = self.net_d(fake.detach()).detach()
+        real_d_pred = self.net_d(real)
+        l_d_real = self.cri_gan(real_d_pred - torch.mean(fake_d_pred), True, is_disc=True) * 0.5
+        l_d_real.backward()
+        fake_d_pred = self.net_d(fake.detach())
+        l_d_fake = self.cri_gan(fake_d_pred - torch.mean(real_d_pred.detach()), False, is_disc=True) * 0.5
+        l_d_fake.backward()
+        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()),
+                         l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))

@@ -1,0 +1,106 @@
+"""SRGANModel: SRModel plus a discriminator and a GAN loss, with BasicSR's D/G alternation."""
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from basicsr.archs import build_network
+from basicsr.models.sr_model import SRModel
+from basicsr.utils.registry import MODEL_REGISTRY
+
+
+def set_requires_grad(net: nn.Module, flag: bool) -> None:
+    for param in net.parameters():
+        param.requires_grad_(flag)
+
+
+@MODEL_REGISTRY.register()
+class SRGANModel(SRModel):
+    """SRGAN: G is updated every `net_d_iters` iterations after `net_d_init_iters`; D every iteration."""
+
+    def init_training_settings(self) -> None:
+        train_opt = self.opt['train']
+        self.ema_decay = train_opt.get('ema_decay', 0) or 0
+        if self.ema_decay > 0:
+            self.setup_ema()
+        self.net_d = self.model_to_device(build_network(self.opt['network_d']))
+        self.print_network(self.net_d)
+        self._load_pretrained(self.net_d, 'd')
+        self.net_g.train()
+        self.net_d.train()
+        self.cri_pix = self.build_optional_loss(train_opt, 'pixel_opt')
+        self.cri_perceptual = self.build_optional_loss(train_opt, 'perceptual_opt')
+        self.cri_gan = self.build_optional_loss(train_opt, 'gan_opt')
+        if self.cri_gan is None:
+            raise ValueError(f"train.gan_opt is missing: {self.opt.get('model_type', 'SRGANModel')} needs a GAN loss.")
+        self.net_d_iters = train_opt.get('net_d_iters', 1)
+        self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def setup_optimizers(self) -> None:
+        train_opt = self.opt['train']
+        self.optimizer_g = self.make_optimizer(self.net_g, train_opt['optim_g'])
+        self.optimizer_d = self.make_optimizer(self.net_d, train_opt['optim_d'])
+        self.optimizers += [self.optimizer_g, self.optimizer_d]
+
+    def generator_turn(self, current_iter: int) -> bool:
+        """Whether G is updated at `current_iter` (every `net_d_iters`, after the D-only warm-up)."""
+        return current_iter % self.net_d_iters == 0 and current_iter > self.net_d_init_iters
+
+    def generator_gan_loss(self, output: torch.Tensor) -> torch.Tensor:
+        """GAN loss for G on `output` (D's parameters frozen by the caller)."""
+        return self.cri_gan(self.net_d(output), True, is_disc=False)
+
+    def generator_losses(self, current_iter: int, loss_dict: OrderedDict) -> torch.Tensor:
+        """Total G loss: supervised terms and the GAN term, recorded as `l_g_*`."""
+        l_g_total = self.supervised_losses(self.output, self.gt, loss_dict, prefix='l_g')
+        l_g_gan = self.generator_gan_loss(self.output)
+        loss_dict['l_g_gan'] = l_g_gan
+        return l_g_total + l_g_gan
+
+    def optimize_generator(self, current_iter: int, loss_dict: OrderedDict) -> None:
+        set_requires_grad(self.net_d, False)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        self.output = self.net_g(self.lq)
+        if self.generator_turn(current_iter):
+            l_g_total = self.generator_losses(current_iter, loss_dict)
+            l_g_total.backward()
+            self.optimizer_g.step()
+
+    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> None:
+        """Backpropagate D's real and fake losses; log them with D's mean outputs."""
+        real_d_pred = self.net_d(real)
+        l_d_real = self.cri_gan(real_d_pred, True, is_disc=True)
+        l_d_real.backward()
+        fake_d_pred = self.net_d(fake.detach())
+        l_d_fake = self.cri_gan(fake_d_pred, False, is_disc=True)
+        l_d_fake.backward()
+        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()),
+                         l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
+
+    def discriminator_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (real, fake) images D learns to tell apart."""
+        return self.gt, self.output
+
+    def optimize_discriminator(self, loss_dict: OrderedDict) -> None:
+        set_requires_grad(self.net_d, True)
+        self.optimizer_d.zero_grad(set_to_none=True)
+        self.discriminator_losses(*self.discriminator_pair(), loss_dict)
+        self.optimizer_d.step()
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        loss_dict = OrderedDict()
+        self.optimize_generator(current_iter, loss_dict)
+        self.optimize_discriminator(loss_dict)
+        self.log_dict = self.reduce_loss_dict(loss_dict)
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        if hasattr(self, 'net_g_ema'):
+            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
+        else:
+            self.save_network(self.net_g, 'net_g', current_iter)
+        self.save_network(self.net_d, 'net_d', current_iter)
+        self.save_training_state(epoch, current_iter)

@@ -1,0 +1,56 @@
+"""Testing entry point: `python basicsr/test.py -opt options/x.yml` evaluates every `test_*`/`val_*` dataset."""
+import logging
+import sys
+from os import path as osp
+from typing import Optional
+
+if __package__ in (None, ''):  # run as a script: make the repository root importable
+    sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), osp.pardir)))
+
+import torch  # noqa: E402
+
+from basicsr.data import build_dataloader, build_dataset  # noqa: E402
+from basicsr.models import build_model  # noqa: E402
+from basicsr.utils.logger import get_env_info, get_root_logger  # noqa: E402
+from basicsr.utils.misc import get_time_str, make_exp_dirs  # noqa: E402
+from basicsr.utils.options import dict2str, parse_options  # noqa: E402
+
+
+def build_test_loaders(opt: dict) -> list:
+    loaders = []
+    for _, dataset_opt in sorted(opt['datasets'].items()):
+        test_set = build_dataset(dataset_opt)
+        loaders.append(build_dataloader(test_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'], sampler=None,
+                                        seed=opt['manual_seed']))
+        get_root_logger().info(f"Number of test images in {dataset_opt['name']}: {len(test_set)}")
+    return loaders
+
+
+def test_pipeline(root_path: str, argv: Optional[list[str]] = None) -> list[dict]:
+    """Run the model over every test set; returns one record per set with its mean and per-image metrics."""
+    opt, _ = parse_options(root_path, is_train=False, argv=argv)
+    torch.backends.cudnn.benchmark = True
+    make_exp_dirs(opt)
+    log_file = osp.join(opt['path']['log'], f"test_{opt['name']}_{get_time_str()}.log")
+    logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    test_loaders = build_test_loaders(opt)
+    model = build_model(opt)
+    records = []
+    for test_loader in test_loaders:
+        test_set_name = test_loader.dataset.opt['name']
+        logger.info(f'Testing {test_set_name}...')
+        model.validation(test_loader, current_iter=opt['name'], tb_logger=None,
+                         save_img=(opt.get('val') or {}).get('save_img', True))
+        records.append({'dataset': test_set_name, 'metrics': dict(getattr(model, 'metric_results', {}) or {}),
+                        'per_image': list(getattr(model, 'per_image_metrics', []))})
+    return records
+
+
+def main() -> None:
+    test_pipeline(osp.abspath(osp.join(osp.dirname(__file__), osp.pardir)))
+
+
+if __name__ == '__main__':
+    main()

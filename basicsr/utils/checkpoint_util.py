@@ -1,0 +1,94 @@
+"""Checkpoint files: atomic writes and network loading with BasicSR's `param_key` conventions."""
+import os
+import tempfile
+from collections import OrderedDict
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """Write `obj` to a temp file in the same folder, fsync, then rename: a crash never leaves a truncated `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def strip_module_prefix(state_dict: dict) -> OrderedDict:
+    """Remove the `module.` prefix that DataParallel/DDP checkpoints carry."""
+    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state_dict.items())
+
+
+def select_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> dict:
+    """Pick the state dict under `param_key`; fall back to `params_ema`, `params`, or a raw state dict."""
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'Checkpoint {path} does not hold a state dict (got {type(checkpoint).__name__}).')
+    if param_key is not None and param_key in checkpoint:
+        return checkpoint[param_key]
+    for fallback in ('params_ema', 'params', 'state_dict', 'model'):
+        if fallback in checkpoint and isinstance(checkpoint[fallback], dict):
+            return checkpoint[fallback]
+    if all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return checkpoint
+    raise KeyError(f"Checkpoint {path} has no '{param_key}' entry; it holds: {', '.join(map(str, checkpoint))}")
+
+
+def read_network_file(path: str, param_key: Optional[str] = 'params') -> OrderedDict:
+    """Load a network file on CPU and return its (prefix-stripped) state dict."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'Network weights {path} do not exist.')
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    return strip_module_prefix(select_param_key(checkpoint, param_key, path))
+
+
+def key_mismatch_report(net: nn.Module, state_dict: dict) -> list[str]:
+    """Describe missing, unexpected and shape-mismatched keys between `net` and `state_dict`."""
+    own = net.state_dict()
+    lines = []
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    if missing:
+        lines.append(f'missing keys ({len(missing)}): {", ".join(missing[:10])}{" ..." if len(missing) > 10 else ""}')
+    if unexpected:
+        lines.append(f'unexpected keys ({len(unexpected)}): {", ".join(unexpected[:10])}'
+                     f'{" ..." if len(unexpected) > 10 else ""}')
+    for k in sorted(set(own) & set(state_dict)):
+        if own[k].shape != state_dict[k].shape:
+            lines.append(f'size mismatch for {k}: network {tuple(own[k].shape)} vs file {tuple(state_dict[k].shape)}')
+    return lines
+
+
+def load_state_into(net: nn.Module, state_dict: dict, strict: bool = True, source: str = '') -> list[str]:
+    """Load `state_dict` into `net`; strict loading fails with the full key report, non-strict skips bad shapes."""
+    report = key_mismatch_report(net, state_dict)
+    if strict and report:
+        raise RuntimeError(f'Cannot load {source} into {net.__class__.__name__} strictly:\n  ' + '\n  '.join(report))
+    own = net.state_dict()
+    usable = {k: v for k, v in state_dict.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict(usable, strict=False)
+    return report

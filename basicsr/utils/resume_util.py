@@ -1,0 +1,84 @@
+"""Finding and applying a training state to resume from (`path.resume_state` or `--auto_resume`)."""
+import os
+from os import path as osp
+from typing import Optional
+
+import torch
+
+from basicsr.utils.logger import get_root_logger
+
+# Frozen networks are inputs, not training results: they are never saved, so a resume reloads them from their path.
+FROZEN_NETWORKS = frozenset({'network_g_fix'})
+
+
+def list_training_states(state_folder: str) -> list[int]:
+    """Iterations that have a `<iter>.state` file, newest first."""
+    if not osp.isdir(state_folder):
+        return []
+    iters = []
+    for name in os.listdir(state_folder):
+        stem, ext = osp.splitext(name)
+        if ext == '.state' and stem.isdigit():
+            iters.append(int(stem))
+    return sorted(iters, reverse=True)
+
+
+def network_files_for(opt: dict, resume_iter: int) -> dict[str, str]:
+    """The network files a state at `resume_iter` needs: `net_<name>_<iter>.pth` per built `network_<name>`."""
+    ignored = (opt.get('path') or {}).get('ignore_resume_networks') or []
+    ignored = {ignored} if isinstance(ignored, str) else set(ignored)
+    ignored |= FROZEN_NETWORKS
+    files = {}
+    for key in opt:
+        if key.startswith('network_') and key not in ignored and opt[key] is not None:
+            files[key] = osp.join(opt['path']['models'], f'net_{key[len("network_"):]}_{resume_iter}.pth')
+    return files
+
+
+def _try_load_state(path: str, device) -> Optional[dict]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # a truncated or corrupt file must not stop the search for an older good one
+        get_root_logger().warning(f'Training state {path} is unreadable ({type(err).__name__}: {err}); skipping it.')
+        return None
+    if not isinstance(state, dict) or 'iter' not in state:
+        get_root_logger().warning(f'Training state {path} has no iteration record; skipping it.')
+        return None
+    return state
+
+
+def find_resume_state(opt: dict, device) -> Optional[dict]:
+    """Newest loadable state whose network files exist (auto-resume), or `path.resume_state`."""
+    logger = get_root_logger()
+    if not opt.get('auto_resume'):
+        path = (opt.get('path') or {}).get('resume_state')
+        return None if path is None else _try_load_state(path, device) or _raise_unreadable(path)
+    folder = opt['path']['training_states']
+    for resume_iter in list_training_states(folder):
+        missing = [f for f in network_files_for(opt, resume_iter).values() if not osp.isfile(f)]
+        if missing:
+            logger.warning(f'Training state {resume_iter}.state lacks network files {missing}; trying an older one.')
+            continue
+        state = _try_load_state(osp.join(folder, f'{resume_iter}.state'), device)
+        if state is not None:
+            logger.info(f'Auto-resume from {folder}/{resume_iter}.state')
+            return state
+    return None
+
+
+def _raise_unreadable(path: str) -> dict:
+    raise RuntimeError(f'path.resume_state: {path} cannot be loaded; point it at a valid .state file or use --auto_resume.')
+
+
+def apply_resume(opt: dict, resume_iter: int) -> None:
+    """Point every `path.pretrain_network_<x>` at the checkpoint of `resume_iter` (BasicSR's check_resume)."""
+    for key, file_path in network_files_for(opt, resume_iter).items():
+        opt['path'][f'pretrain_{key}'] = file_path
+    for key in list(opt['path']):
+        if key.startswith('param_key') and opt['path'][key] == 'params_ema':
+            opt['path'][key] = 'params'
+
+
+def check_resume(opt: dict, resume_iter: int) -> None:
+    """BasicSR 1.4 name for `apply_resume`."""
+    apply_resume(opt, resume_iter)
