@@ -20,7 +20,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 demo: setup
-	$(PY) scripts/demo.py
+	$(PY) scripts/run_demo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

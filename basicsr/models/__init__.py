@@ -12,7 +12,6 @@ _model_modules = import_modules_by_suffix(__name__, os.path.dirname(os.path.absp
 
 def build_model(opt: dict):
     """Build the model named by `opt['model_type']`."""
-    opt = copy.deepcopy(opt)
-    model = MODEL_REGISTRY.get(opt['model_type'])(opt)
+    model = MODEL_REGISTRY.get(opt['model_type'])(copy.deepcopy(opt))
     get_root_logger().info(f'Model [{model.__class__.__name__}] is created.')
     return model

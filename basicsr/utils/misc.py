@@ -75,3 +75,9 @@ def sizeof_fmt(size: float, suffix: str = 'B') -> str:
             return f'{size:3.1f} {unit}{suffix}'
         size /= 1024.0
     return f'{size:3.1f} Ei{suffix}'
+
+
+def check_resume(opt: dict, resume_iter: int) -> None:
+    """Point `path.pretrain_network_*` at the checkpoints of `resume_iter` (BasicSR 1.4 name and place)."""
+    from basicsr.utils.resume_util import apply_resume
+    apply_resume(opt, resume_iter)

@@ -73,3 +73,14 @@ def import_modules_by_suffix(package: str, package_dir: str, suffix: str) -> lis
     import os
     names = sorted(f[:-3] for f in os.listdir(package_dir) if f.endswith(f'{suffix}.py'))
     return [importlib.import_module(f'{package}.{name}') for name in names]
+
+
+def build_from_options(registry: Registry, opt: dict, kind: str) -> Any:
+    """Instantiate `registry[opt['type']]` with the other keys of `opt` as keyword arguments, and log it."""
+    import copy
+
+    from basicsr.utils.logger import get_root_logger
+    kwargs = copy.deepcopy(opt)
+    obj = registry.get(kwargs.pop('type'))(**kwargs)
+    get_root_logger().info(f'{kind} [{obj.__class__.__name__}] is created.')
+    return obj

@@ -77,8 +77,3 @@ def apply_resume(opt: dict, resume_iter: int) -> None:
     for key in list(opt['path']):
         if key.startswith('param_key') and opt['path'][key] == 'params_ema':
             opt['path'][key] = 'params'
-
-
-def check_resume(opt: dict, resume_iter: int) -> None:
-    """BasicSR 1.4 name for `apply_resume`."""
-    apply_resume(opt, resume_iter)
