@@ -1,6 +1,7 @@
 """SRModel: a single generator trained with pixel/perceptual losses, validated with configured metrics."""
 from collections import OrderedDict
 from os import path as osp
+from typing import Optional
 
 import torch
 from tqdm import tqdm
@@ -76,16 +77,20 @@ class SRModel(BaseModel):
         if 'gt' in data:
             self.gt = data['gt'].to(self.device)
 
-    def supervised_losses(self, output: torch.Tensor, gt: torch.Tensor, loss_dict: OrderedDict,
-                          prefix: str = 'l') -> torch.Tensor:
-        """Pixel + perceptual(+style) losses of `output` against `gt`, recorded in `loss_dict`."""
+    def loss_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The targets of the pixel and the perceptual loss (Real-ESRGAN models may use sharpened GT)."""
+        return self.gt, self.gt
+
+    def supervised_losses(self, output: torch.Tensor, gt: torch.Tensor, loss_dict: OrderedDict, prefix: str = 'l',
+                          percep_gt: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Pixel loss against `gt`, perceptual(+style) against `percep_gt` (default `gt`), recorded in `loss_dict`."""
         l_total = output.new_zeros(())
         if self.cri_pix is not None:
             l_pix = self.cri_pix(output, gt)
             l_total = l_total + l_pix
             loss_dict[f'{prefix}_pix'] = l_pix
         if self.cri_perceptual is not None:
-            l_percep, l_style = self.cri_perceptual(output, gt)
+            l_percep, l_style = self.cri_perceptual(output, gt if percep_gt is None else percep_gt)
             if l_percep is not None:
                 l_total = l_total + l_percep
                 loss_dict[f'{prefix}_percep'] = l_percep
@@ -98,7 +103,8 @@ class SRModel(BaseModel):
         self.optimizer_g.zero_grad(set_to_none=True)
         self.output = self.net_g(self.lq)
         loss_dict = OrderedDict()
-        l_total = self.supervised_losses(self.output, self.gt, loss_dict)
+        pix_gt, percep_gt = self.loss_targets()
+        l_total = self.supervised_losses(self.output, pix_gt, loss_dict, percep_gt=percep_gt)
         l_total.backward()
         self.optimizer_g.step()
         self.log_dict = self.reduce_loss_dict(loss_dict)

@@ -54,7 +54,8 @@ class SRGANModel(SRModel):
 
     def generator_losses(self, current_iter: int, loss_dict: OrderedDict) -> torch.Tensor:
         """Total G loss: supervised terms and the GAN term, recorded as `l_g_*`."""
-        l_g_total = self.supervised_losses(self.output, self.gt, loss_dict, prefix='l_g')
+        pix_gt, percep_gt = self.loss_targets()
+        l_g_total = self.supervised_losses(self.output, pix_gt, loss_dict, prefix='l_g', percep_gt=percep_gt)
         l_g_gan = self.generator_gan_loss(self.output)
         loss_dict['l_g_gan'] = l_g_gan
         return l_g_total + l_g_gan
