@@ -1,6 +1,9 @@
 """Training entry point: `python basicsr/train.py -opt options/x.yml [--launcher pytorch] [--auto_resume]`."""
 import logging
+import os
+import signal
 import sys
+import traceback
 from os import path as osp
 from typing import Optional
 
@@ -11,14 +14,19 @@ import torch  # noqa: E402
 
 from basicsr.data import build_dataloader, build_dataset  # noqa: E402
 from basicsr.data.data_sampler import EnlargedSampler  # noqa: E402
-from basicsr.data.train_stream import TrainStream, epochs_for  # noqa: E402
+from basicsr.data.dataset_check import format_report, inspect_datasets, raise_on_errors  # noqa: E402
+from basicsr.data.train_stream import TrainStream  # noqa: E402
 from basicsr.models import build_model  # noqa: E402
+from basicsr.models.nan_guard import NonFiniteLossError  # noqa: E402
 from basicsr.utils.logger import (AvgTimer, MessageLogger, get_env_info, get_root_logger, init_tb_logger,  # noqa: E402
                                   init_wandb_logger)
+from basicsr.utils.device_util import select_device  # noqa: E402
 from basicsr.utils.misc import get_time_str, make_exp_dirs, mkdir_and_rename, set_random_seed  # noqa: E402
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options  # noqa: E402
-from basicsr.utils.device_util import select_device  # noqa: E402
+from basicsr.utils.preflight import run_preflight  # noqa: E402
 from basicsr.utils.resume_util import apply_resume, find_resume_state  # noqa: E402
+from basicsr.utils.rng_util import preserved_rng_state  # noqa: E402
+from basicsr.utils.signal_util import GracefulStop  # noqa: E402
 
 TRAIN_STREAM_KEYS = ('train', 'train_s', 'train_t')
 
@@ -83,6 +91,14 @@ class TrainBatches:
         batch.update({f'{k}_t': v for k, v in target.items()})
         return batch
 
+    def state_dict(self) -> dict:
+        return {key: stream.state_dict() for key, stream in self.streams.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, stream_state in state.items():
+            if key in self.streams:
+                self.streams[key].load_state_dict(stream_state)
+
 
 def prepare_run(opt: dict, opt_path: str, resume_state: Optional[dict]):
     """Folders, log file, environment record and loggers for a fresh or resumed run."""
@@ -103,74 +119,133 @@ def should(freq, current_iter: int) -> bool:
 
 
 def run_validation(model, val_loaders: list, opt: dict, current_iter: int, tb_logger) -> None:
-    for val_loader in val_loaders:
-        model.validation(val_loader, current_iter, tb_logger, opt['val'].get('save_img', False))
+    """Validate on every loader without touching the training run's random streams (exact resume needs that)."""
+    with preserved_rng_state():
+        for val_loader in val_loaders:
+            model.validation(val_loader, current_iter, tb_logger, opt['val'].get('save_img', False))
 
 
-def train_loop(opt: dict, model, batches: TrainBatches, val_loaders: list, start_iter: int, tb_logger) -> None:
-    """Iterate until `train.total_iter`: lr update, one optimisation step, logging, checkpoints, validation."""
-    logger = get_root_logger()
-    total_iters = int(opt['train']['total_iter'])
-    logger_opt, val_opt = opt['logger'], opt.get('val')
-    msg_logger = MessageLogger(opt, start_iter, tb_logger)
-    data_timer, iter_timer = AvgTimer(), AvgTimer()
-    current_iter = start_iter
-    logger.info(f'Start training from epoch: {batches.epoch}, iter: {current_iter}')
-    while current_iter < total_iters:
-        train_data = batches.next()
-        data_timer.record()
-        current_iter += 1
-        model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
-        model.feed_data(train_data)
-        model.optimize_parameters(current_iter)
-        iter_timer.record()
-        if current_iter == start_iter + 1:
-            msg_logger.reset_start_time()
+class TrainLoop:
+    """Iterate until `train.total_iter`: lr update, one optimisation step, logging, checkpoints, validation, stops."""
+
+    def __init__(self, opt: dict, model, batches: TrainBatches, val_loaders: list, tb_logger) -> None:
+        self.opt, self.model, self.batches, self.val_loaders = opt, model, batches, val_loaders
+        self.tb_logger = tb_logger
+        self.logger = get_root_logger()
+        self.data_timer, self.iter_timer = AvgTimer(), AvgTimer()
+
+    def log(self, msg_logger: MessageLogger, current_iter: int) -> None:
+        log_vars = {'epoch': self.batches.epoch, 'iter': current_iter, 'lrs': self.model.get_current_learning_rate(),
+                    'time': self.iter_timer.get_avg_time(), 'data_time': self.data_timer.get_avg_time()}
+        log_vars.update(self.model.get_current_log())
+        msg_logger(log_vars)
+
+    def save(self, current_iter: int) -> None:
+        self.logger.info('Saving models and training states.')
+        self.model.save(self.batches.epoch, current_iter)
+
+    def step(self, current_iter: int) -> None:
+        self.model.update_learning_rate(current_iter, warmup_iter=self.opt['train'].get('warmup_iter', -1))
+        self.model.feed_data(self.batches.next())
+        self.data_timer.record()
+        self.model.optimize_parameters(current_iter)
+        try:
+            self.model.nan_guard.end_iteration(current_iter)
+        except NonFiniteLossError:
+            self.save(current_iter)
+            raise
+        self.iter_timer.record()
+
+    def after_step(self, msg_logger: MessageLogger, current_iter: int) -> None:
+        logger_opt, val_opt = self.opt['logger'], self.opt.get('val')
         if should(logger_opt.get('print_freq'), current_iter):
-            log_vars = {'epoch': batches.epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
-                        'time': iter_timer.get_avg_time(), 'data_time': data_timer.get_avg_time()}
-            log_vars.update(model.get_current_log())
-            msg_logger(log_vars)
+            self.log(msg_logger, current_iter)
         if should(logger_opt.get('save_checkpoint_freq'), current_iter):
-            logger.info('Saving models and training states.')
-            model.save(batches.epoch, current_iter)
-        if val_opt is not None and val_loaders and should(val_opt.get('val_freq'), current_iter):
-            run_validation(model, val_loaders, opt, current_iter, tb_logger)
-        data_timer.start()
-        iter_timer.start()
-    logger.info('End of training. Save the latest model.')
-    model.save(epoch=-1, current_iter=-1)
-    if val_opt is not None and val_loaders:
-        run_validation(model, val_loaders, opt, current_iter, tb_logger)
+            self.save(current_iter)
+        if val_opt is not None and self.val_loaders and should(val_opt.get('val_freq'), current_iter):
+            run_validation(self.model, self.val_loaders, self.opt, current_iter, self.tb_logger)
+
+    def run(self, start_iter: int, stop: GracefulStop) -> Optional[str]:
+        """Train from `start_iter`; returns the signal name if a stop was requested, else None."""
+        total_iters = int(self.opt['train']['total_iter'])
+        msg_logger = MessageLogger(self.opt, start_iter, self.tb_logger)
+        self.logger.info(f'Start training from epoch: {self.batches.epoch}, iter: {start_iter}')
+        for current_iter in progress(range(start_iter + 1, total_iters + 1), self.opt):
+            self.step(current_iter)
+            if current_iter == start_iter + 1:
+                msg_logger.reset_start_time()
+            self.after_step(msg_logger, current_iter)
+            if stop.requested():
+                self.save(current_iter)
+                self.logger.warning(f'Stopped by {stop.signal_name} after iter {current_iter}; checkpoint saved. '
+                                    f'Continue with: python basicsr/train.py -opt {self.opt["opt_path"]} --auto_resume')
+                return stop.signal_name
+            self.data_timer.start()
+            self.iter_timer.start()
+        self.logger.info('End of training. Save the latest model.')
+        self.model.save(epoch=-1, current_iter=-1)
+        if self.opt.get('val') is not None and self.val_loaders:
+            run_validation(self.model, self.val_loaders, self.opt, total_iters, self.tb_logger)
+        return None
+
+
+def progress(iterations: range, opt: dict):
+    """A tqdm bar with ETA on an interactive terminal (rank 0), in addition to the log lines."""
+    if opt.get('rank', 0) != 0 or not sys.stderr.isatty():
+        return iterations
+    from tqdm import tqdm
+    return tqdm(iterations, initial=0, total=len(iterations), unit='iter', dynamic_ncols=True)
+
+
+def check_data(opt: dict) -> None:
+    """Scan the datasets before anything is built: a sample of image headers always, every image with --check-data."""
+    full = opt.get('check_data', False)
+    report = inspect_datasets(opt, max_images=None if full else 32, find_duplicates=full, progress=full)
+    if full or report.problems:
+        get_root_logger().info(format_report(report))
+    raise_on_errors(report)
 
 
 def train_pipeline(root_path: str, argv: Optional[list[str]] = None):
     """Parse and validate options, set up data and model, resume if asked, and train; returns the trained model."""
     opt, args = parse_options(root_path, is_train=True, argv=argv)
     opt['root_path'] = root_path
+    check_data(opt)
     torch.backends.cudnn.benchmark = True
     resume_state = find_resume_state(opt, select_device(opt))
     if resume_state is not None:
         apply_resume(opt, resume_state['iter'])
     logger, tb_logger = prepare_run(opt, args.opt, resume_state)
     set_random_seed(opt['manual_seed'] + opt['rank'])
-    start_epoch = resume_state['epoch'] if resume_state else 0
-    batches = TrainBatches(opt, start_epoch)
+    batches = TrainBatches(opt, resume_state['epoch'] if resume_state else 0)
     val_loaders = build_val_loaders(opt)
     model = build_model(opt)
+    run_preflight(opt, model)
+    model.state_providers['streams'] = batches.state_dict
     start_iter = 0
     if resume_state is not None:
+        if 'streams' in resume_state:
+            batches.load_state_dict(resume_state['streams'])
         model.resume_training(resume_state)
         start_iter = resume_state['iter']
         logger.info(f"Resuming training from epoch: {resume_state['epoch']}, iter: {start_iter}.")
-    train_loop(opt, model, batches, val_loaders, start_iter, tb_logger)
+    with GracefulStop() as stop:
+        model.stopped_by = TrainLoop(opt, model, batches, val_loaders, tb_logger).run(start_iter, stop)
     if tb_logger is not None:
         tb_logger.close()
     return model
 
 
 def main() -> None:
-    train_pipeline(osp.abspath(osp.join(osp.dirname(__file__), osp.pardir)))
+    """Command-line entry: a failure is reported once with its rank; a signal stop exits with 128 + signal number."""
+    try:
+        model = train_pipeline(osp.abspath(osp.join(osp.dirname(__file__), osp.pardir)))
+    except Exception:
+        rank = os.environ.get('RANK', '0')
+        sys.stderr.write(f'[rank {rank}] training failed:\n{traceback.format_exc()}')
+        sys.exit(1)
+    if model.stopped_by is not None:
+        sys.exit(128 + signal.Signals[model.stopped_by].value)
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ from functools import partial
 from typing import Callable, Optional
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from basicsr.data.prefetch_dataloader import PrefetchDataLoader
@@ -74,7 +75,11 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict, num_gpu: int = 1, dist
 
 
 def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed numpy and `random` in each worker with `num_workers * rank + worker_id + seed`, distinct across ranks."""
-    worker_seed = num_workers * rank + worker_id + seed
+    """Seed numpy and `random` in each worker, distinct across workers, ranks and epochs.
+
+    torch gives each worker `base_seed + worker_id`, with `base_seed` drawn from the (seeded) main process per epoch;
+    adding it keeps runs reproducible while avoiding BasicSR's repetition of the same augmentations every epoch.
+    """
+    worker_seed = (torch.initial_seed() + num_workers * rank + worker_id + seed) % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)

@@ -22,6 +22,7 @@ class EnlargedSampler(Sampler):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self.skip = 0
         self.num_samples = math.ceil(len(dataset) * ratio / num_replicas)
         self.total_size = self.num_samples * num_replicas
 
@@ -30,7 +31,9 @@ class EnlargedSampler(Sampler):
         generator.manual_seed(self.epoch)
         positions = torch.randperm(self.total_size, generator=generator).tolist()
         dataset_size = len(self.dataset)
-        return iter([pos % dataset_size for pos in positions[self.rank:self.total_size:self.num_replicas]])
+        own = positions[self.rank:self.total_size:self.num_replicas][self.skip:]
+        self.skip = 0
+        return iter([pos % dataset_size for pos in own])
 
     def __len__(self) -> int:
         return self.num_samples
@@ -38,3 +41,7 @@ class EnlargedSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle for a new epoch (call on every rank with the same epoch)."""
         self.epoch = epoch
+
+    def skip_next(self, num_samples: int) -> None:
+        """Make the next pass start `num_samples` into this epoch's order (resuming mid-epoch)."""
+        self.skip = num_samples

@@ -1,8 +1,8 @@
 """An endless stream of training batches over one loader: it restarts the loader (new epoch) when exhausted.
 
 PDD trains on two loaders (synthetic pairs `train_s` and real LR `train_t`) whose epochs differ; each gets a stream.
+A stream records its epoch and how many batches of it were consumed, so a resume continues mid-epoch at the same batch.
 """
-import math
 from typing import Optional
 
 from torch.utils.data import DataLoader
@@ -17,16 +17,18 @@ class TrainStream:
                  start_epoch: int = 0) -> None:
         self.loader = loader
         self.sampler = sampler
-        if prefetch_mode == 'cuda':
-            self.prefetcher = CUDAPrefetcher(loader, opt)
-        else:
-            self.prefetcher = CPUPrefetcher(loader)
         self.epoch = start_epoch
-        self._start_epoch()
+        self.batches_in_epoch = 0
+        if sampler is not None:
+            sampler.set_epoch(start_epoch)
+        self.prefetcher = CUDAPrefetcher(loader, opt) if prefetch_mode == 'cuda' else CPUPrefetcher(loader)
 
-    def _start_epoch(self) -> None:
+    def _start_epoch(self, skip_batches: int = 0) -> None:
         if self.sampler is not None:
             self.sampler.set_epoch(self.epoch)
+            if skip_batches:
+                self.sampler.skip_next(skip_batches * self.loader.batch_size)
+        self.batches_in_epoch = skip_batches
         self.prefetcher.reset()
 
     def next(self) -> dict:
@@ -38,11 +40,13 @@ class TrainStream:
             if batch is None:
                 raise RuntimeError('The training loader yields no batch: the dataset is smaller than one batch '
                                    '(drop_last is on); use fewer images per batch or more images.')
+        self.batches_in_epoch += 1
         return batch
 
-    def iters_per_epoch(self) -> int:
-        return max(len(self.loader), 1)
+    def state_dict(self) -> dict:
+        return {'epoch': self.epoch, 'batches_in_epoch': self.batches_in_epoch}
 
-
-def epochs_for(total_iters: int, iters_per_epoch: int) -> int:
-    return math.ceil(total_iters / max(iters_per_epoch, 1))
+    def load_state_dict(self, state: dict) -> None:
+        """Continue at batch `batches_in_epoch` of epoch `epoch` (exact when the sampler can skip)."""
+        self.epoch = state['epoch']
+        self._start_epoch(state['batches_in_epoch'] if self.sampler is not None else 0)

@@ -1,17 +1,20 @@
 """BaseModel: device placement, EMA, optimizers/schedulers, network and training-state I/O, validation bookkeeping."""
 import os
 from collections import OrderedDict
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
+from basicsr.models.nan_guard import NanGuard
 from basicsr.models.optim_factory import build_optimizer, build_scheduler
-from basicsr.utils.checkpoint_util import atomic_torch_save, load_state_into, read_network_file
+from basicsr.utils.checkpoint_util import (atomic_torch_save, atomic_write_text, load_state_into, prune_checkpoints,
+                                           read_network_file)
 from basicsr.utils.device_util import select_device
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.rng_util import capture_rng_state, restore_rng_state
 
 
 class BaseModel:
@@ -24,6 +27,8 @@ class BaseModel:
         self.schedulers: list = []
         self.optimizers: list[torch.optim.Optimizer] = []
         self.log_dict: OrderedDict = OrderedDict()
+        self.nan_guard = NanGuard(**((opt.get('train') or {}).get('nan_guard') or {}))
+        self.state_providers: dict[str, Callable[[], Any]] = {}
 
     # ----- interface implemented by subclasses -----
     def feed_data(self, data: dict) -> None:
@@ -112,6 +117,21 @@ class BaseModel:
         get_root_logger().info(f'Network: {bare.__class__.__name__}, with parameters: {n_params:,d}')
         get_root_logger().debug(str(bare))
 
+    # ----- optimisation -----
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, loss_dict: OrderedDict,
+                          current_iter: int, label: str) -> bool:
+        """Backpropagate `loss` and step `optimizer`, unless the loss or a gradient is not finite (then skip)."""
+        if not self.nan_guard.loss_ok(loss, loss_dict, current_iter, label):
+            optimizer.zero_grad(set_to_none=True)
+            return False
+        loss.backward()
+        params = [p for group in optimizer.param_groups for p in group['params']]
+        if not self.nan_guard.grads_ok(params, current_iter, label):
+            optimizer.zero_grad(set_to_none=True)
+            return False
+        optimizer.step()
+        return True
+
     # ----- optimizers and learning rate -----
     def get_optimizer(self, optim_type: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
         return build_optimizer(optim_type, params, lr, **kwargs)
@@ -181,18 +201,25 @@ class BaseModel:
                               path_opt.get(f'param_key_{label}', 'params'))
 
     def training_state(self, epoch: int, current_iter: int) -> dict[str, Any]:
-        """Everything beyond the network files that a resume needs."""
-        return {'epoch': epoch, 'iter': current_iter,
-                'optimizers': [o.state_dict() for o in self.optimizers],
-                'schedulers': [s.state_dict() for s in self.schedulers]}
+        """Everything beyond the network files that a resume needs, RNG states and registered extras included."""
+        state = {'epoch': epoch, 'iter': current_iter,
+                 'optimizers': [o.state_dict() for o in self.optimizers],
+                 'schedulers': [s.state_dict() for s in self.schedulers],
+                 'rng': capture_rng_state()}
+        state.update({name: provide() for name, provide in self.state_providers.items()})
+        return state
 
     @master_only
     def save_training_state(self, epoch: int, current_iter: int) -> None:
-        """Atomically write `training_states/<iter>.state`."""
+        """Atomically write `training_states/<iter>.state` and the `latest` pointer, then apply `keep_last`."""
         if current_iter == -1:
             return
-        save_path = os.path.join(self.opt['path']['training_states'], f'{current_iter}.state')
-        atomic_torch_save(self.training_state(epoch, current_iter), save_path)
+        folder = self.opt['path']['training_states']
+        atomic_torch_save(self.training_state(epoch, current_iter), os.path.join(folder, f'{current_iter}.state'))
+        atomic_write_text(os.path.join(folder, 'latest'), f'{current_iter}\n')
+        keep_last = (self.opt.get('logger') or {}).get('keep_last')
+        if keep_last:
+            prune_checkpoints(self.opt['path'], keep_last)
 
     def resume_training(self, resume_state: dict) -> None:
         """Restore optimizer and scheduler states from a training state."""
@@ -205,6 +232,8 @@ class BaseModel:
             optimizer.load_state_dict(state)
         for scheduler, state in zip(self.schedulers, resume_schedulers):
             scheduler.load_state_dict(state)
+        if 'rng' in resume_state:
+            restore_rng_state(resume_state['rng'])
 
     def reduce_loss_dict(self, loss_dict: OrderedDict) -> OrderedDict:
         """Average losses over ranks (for logging) and turn them into Python floats."""

@@ -18,13 +18,12 @@ class ESRGANModel(SRGANModel):
         l_g_fake = self.cri_gan(fake_g_pred - torch.mean(real_d_pred), True, is_disc=False)
         return (l_g_real + l_g_fake) / 2
 
-    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> None:
+    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> torch.Tensor:
         fake_d_pred = self.net_d(fake.detach()).detach()
         real_d_pred = self.net_d(real)
         l_d_real = self.cri_gan(real_d_pred - torch.mean(fake_d_pred), True, is_disc=True) * 0.5
-        l_d_real.backward()
         fake_d_pred = self.net_d(fake.detach())
         l_d_fake = self.cri_gan(fake_d_pred - torch.mean(real_d_pred.detach()), False, is_disc=True) * 0.5
-        l_d_fake.backward()
         loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()),
                          l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
+        return l_d_real + l_d_fake

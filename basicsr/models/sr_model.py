@@ -105,8 +105,7 @@ class SRModel(BaseModel):
         loss_dict = OrderedDict()
         pix_gt, percep_gt = self.loss_targets()
         l_total = self.supervised_losses(self.output, pix_gt, loss_dict, percep_gt=percep_gt)
-        l_total.backward()
-        self.optimizer_g.step()
+        self.backward_and_step(l_total, self.optimizer_g, loss_dict, current_iter, 'G')
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)

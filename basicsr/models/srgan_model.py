@@ -66,34 +66,32 @@ class SRGANModel(SRModel):
         self.output = self.net_g(self.lq)
         if self.generator_turn(current_iter):
             l_g_total = self.generator_losses(current_iter, loss_dict)
-            l_g_total.backward()
-            self.optimizer_g.step()
+            self.backward_and_step(l_g_total, self.optimizer_g, loss_dict, current_iter, 'G')
 
-    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> None:
-        """Backpropagate D's real and fake losses; log them with D's mean outputs."""
+    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> torch.Tensor:
+        """D's real + fake loss (to be backpropagated), logged with D's mean outputs."""
         real_d_pred = self.net_d(real)
         l_d_real = self.cri_gan(real_d_pred, True, is_disc=True)
-        l_d_real.backward()
         fake_d_pred = self.net_d(fake.detach())
         l_d_fake = self.cri_gan(fake_d_pred, False, is_disc=True)
-        l_d_fake.backward()
         loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()),
                          l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
+        return l_d_real + l_d_fake
 
     def discriminator_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The (real, fake) images D learns to tell apart."""
         return self.gt, self.output
 
-    def optimize_discriminator(self, loss_dict: OrderedDict) -> None:
+    def optimize_discriminator(self, current_iter: int, loss_dict: OrderedDict) -> None:
         set_requires_grad(self.net_d, True)
         self.optimizer_d.zero_grad(set_to_none=True)
-        self.discriminator_losses(*self.discriminator_pair(), loss_dict)
-        self.optimizer_d.step()
+        l_d_total = self.discriminator_losses(*self.discriminator_pair(), loss_dict)
+        self.backward_and_step(l_d_total, self.optimizer_d, loss_dict, current_iter, 'D')
 
     def optimize_parameters(self, current_iter: int) -> None:
         loss_dict = OrderedDict()
         self.optimize_generator(current_iter, loss_dict)
-        self.optimize_discriminator(loss_dict)
+        self.optimize_discriminator(current_iter, loss_dict)
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)

@@ -93,8 +93,7 @@ class SRGANRefModel(SRGANModel):
         self.forward_both_streams()
         if self.generator_turn(current_iter):
             l_g_total = self.generator_losses(current_iter, loss_dict)
-            l_g_total.backward()
-            self.optimizer_g.step()
+            self.backward_and_step(l_g_total, self.optimizer_g, loss_dict, current_iter, 'G')
 
     def distillation_losses(self, loss_dict: OrderedDict) -> torch.Tensor:
         """PDD's inter/intra terms (and the ND ablation) on the outputs of both streams."""

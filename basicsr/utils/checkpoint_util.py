@@ -2,20 +2,20 @@
 import os
 import tempfile
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
 
 
-def atomic_torch_save(obj: Any, path: str) -> None:
-    """Write `obj` to a temp file in the same folder, fsync, then rename: a crash never leaves a truncated `path`."""
+def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
+    """Write through `write(file)` to a temp file in the same folder, fsync, then rename over `path`."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
@@ -24,6 +24,36 @@ def atomic_torch_save(obj: Any, path: str) -> None:
             os.remove(tmp_path)
         raise
     _fsync_dir(folder)
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """`torch.save` that never leaves a truncated `path`, whatever kills the process."""
+    _atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def remove_stale_temp_files(folder: str) -> list[str]:
+    """Delete temp files an interrupted atomic write left in `folder` (never a finished checkpoint)."""
+    if not os.path.isdir(folder):
+        return []
+    stale = [name for name in os.listdir(folder) if name.startswith('.') and name.endswith('.tmp')]
+    for name in stale:
+        os.remove(os.path.join(folder, name))
+    return stale
+
+
+def prune_checkpoints(path_opt: dict, keep_last: int) -> None:
+    """Delete all but the newest `keep_last` training states and their network files (`latest` files stay)."""
+    from basicsr.utils.resume_util import list_training_states
+    states_dir, models_dir = path_opt['training_states'], path_opt['models']
+    for old_iter in list_training_states(states_dir)[keep_last:]:
+        os.remove(os.path.join(states_dir, f'{old_iter}.state'))
+        for name in os.listdir(models_dir):
+            if name.endswith(f'_{old_iter}.pth'):
+                os.remove(os.path.join(models_dir, name))
 
 
 def _fsync_dir(folder: str) -> None:

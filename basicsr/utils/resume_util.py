@@ -5,6 +5,7 @@ from typing import Optional
 
 import torch
 
+from basicsr.utils.checkpoint_util import remove_stale_temp_files
 from basicsr.utils.logger import get_root_logger
 
 # Frozen networks are inputs, not training results: they are never saved, so a resume reloads them from their path.
@@ -54,6 +55,9 @@ def find_resume_state(opt: dict, device) -> Optional[dict]:
         path = (opt.get('path') or {}).get('resume_state')
         return None if path is None else _try_load_state(path, device) or _raise_unreadable(path)
     folder = opt['path']['training_states']
+    for stale_dir in (folder, opt['path']['models']):
+        for name in remove_stale_temp_files(stale_dir):
+            logger.warning(f'Removed {name}, left in {stale_dir} by an interrupted checkpoint write.')
     for resume_iter in list_training_states(folder):
         missing = [f for f in network_files_for(opt, resume_iter).values() if not osp.isfile(f)]
         if missing:
