@@ -9,11 +9,12 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
 setup: $(STAMP)
 
-$(STAMP): setup.py requirements.txt
+$(STAMP): setup.py requirements.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
 	$(PY) -m pip install -q -e '.[dev]' $(TORCH_PINS)
+	$(PY) -m pip install -q --no-deps realesrgan==0.3.0  # compatibility tests run Real-ESRGAN's code on our basicsr
 	touch $(STAMP)
 
 test: setup

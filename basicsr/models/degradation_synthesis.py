@@ -50,12 +50,12 @@ class SecondOrderDegradation:
         return filter2D(out, sinc_kernel)
 
     @torch.no_grad()
-    def __call__(self, gt_usm: torch.Tensor, kernel1: torch.Tensor, kernel2: torch.Tensor,
+    def __call__(self, gt: torch.Tensor, kernel1: torch.Tensor, kernel2: torch.Tensor,
                  sinc_kernel: torch.Tensor) -> torch.Tensor:
-        """The LQ image (quantised to 8 bit) for the sharpened GT batch `gt_usm`."""
+        """The LQ image (quantised to 8 bit) for the GT batch `gt` (USM-sharpened unless `gt_usm: false`)."""
         scale = self.opt['scale']
-        ori_h, ori_w = gt_usm.shape[2:4]
-        out = filter2D(gt_usm, kernel1)
+        ori_h, ori_w = gt.shape[2:4]
+        out = filter2D(gt, kernel1)
         out = F.interpolate(out, scale_factor=self._random_scale(self.opt['resize_prob'], self.opt['resize_range']),
                             mode=random.choice(RESIZE_MODES))
         out = self._jpeg(self._noise(out, ''), '')
@@ -122,7 +122,8 @@ class DegradationSynthesisMixin:
         self.gt = data['gt'].to(self.device)
         self.gt_usm = self.usm_sharpener(self.gt)
         kernels = [data[k].to(self.device) for k in ('kernel1', 'kernel2', 'sinc_kernel')]
-        self.lq = self.degrader(self.gt_usm, *kernels)
+        source = self.gt_usm if self.opt.get('gt_usm', True) else self.gt
+        self.lq = self.degrader(source, *kernels)
         (self.gt, self.gt_usm), self.lq = paired_random_crop([self.gt, self.gt_usm], self.lq, self.opt['gt_size'],
                                                              self.opt['scale'])
         self.lq, self.gt = self.pair_pool(self.lq, self.gt)

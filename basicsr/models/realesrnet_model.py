@@ -15,4 +15,6 @@ class RealESRNetModel(DegradationSynthesisMixin, SRModel):
         self.setup_synthesis()
 
     def loss_targets(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.usm_target('l1_gt_usm'), self.usm_target('percep_gt_usm')
+        """Real-ESRNet learns the sharpened GT when `gt_usm: true` (its default), the plain GT otherwise."""
+        target = self.gt_usm if self.opt.get('gt_usm', True) else self.gt
+        return target, target
