@@ -12,7 +12,7 @@ class KernelSizeError(ValueError):
 
 
 def filter2D(img: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Correlate each image of a (b, c, h, w) batch with its own (b, k, k) kernel, or one shared (1, k, k) / (k, k) kernel.
+    """Correlate each image of a (b, c, h, w) batch with its own (b, k, k) kernel, or one shared (1, k, k) or (k, k).
 
     Borders are reflected without repeating the edge pixel (cv2.BORDER_REFLECT_101), so for a single image and kernel
     the result equals `cv2.filter2D(img, -1, kernel)`. Real-ESRGAN blurs every sample with a different kernel this way.
@@ -31,11 +31,10 @@ def filter2D(img: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     kernel = kernel.to(dtype=img.dtype, device=img.device)
     padded = F.pad(img, (k // 2, k // 2, k // 2, k // 2), mode='reflect')
     ph, pw = padded.shape[-2:]
-    if kernel.size(0) == 1:
-        out = F.conv2d(padded.reshape(b * c, 1, ph, pw), kernel.view(1, 1, k, k))
-        return out.view(b, c, h, w)
-    per_channel = kernel.view(b, 1, k, k).repeat(1, c, 1, 1).view(b * c, 1, k, k)
-    return F.conv2d(padded.reshape(1, b * c, ph, pw), per_channel, groups=b * c).view(b, c, h, w)
+    # One depthwise convolution over all b * c planes; for a shared kernel this is several times faster on CPU than
+    # convolving a batch of single-channel images, with identical results.
+    per_plane = kernel.view(-1, 1, k, k).expand(b, c, k, k).reshape(b * c, 1, k, k)
+    return F.conv2d(padded.reshape(1, b * c, ph, pw), per_plane, groups=b * c).view(b, c, h, w)
 
 
 def _odd(radius: int) -> int:

@@ -62,6 +62,7 @@ ARCH_REGISTRY = Registry('arch')
 MODEL_REGISTRY = Registry('model')
 LOSS_REGISTRY = Registry('loss')
 METRIC_REGISTRY = Registry('metric')
+PIPELINE_REGISTRY = Registry('pipeline')  # steps of BlindPairedImageDataset's `pipeline` list
 
 
 def import_modules_by_suffix(package: str, package_dir: str, suffix: str) -> list:
