@@ -31,5 +31,6 @@ setup(
     entry_points={'console_scripts': [
         'basicsr-train=basicsr.train:main',
         'basicsr-test=basicsr.test:main',
+        'basicsr-infer=basicsr.infer:main',
     ]},
 )

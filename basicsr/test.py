@@ -1,4 +1,8 @@
-"""Testing entry point: `python basicsr/test.py -opt options/x.yml` evaluates every `test_*`/`val_*` dataset."""
+"""Testing entry point: `python basicsr/test.py -opt options/x.yml` evaluates every dataset of the option file.
+
+Per-image and mean metrics go to `results/<name>/metrics.csv` and `metrics.json`; a Markdown table (one row per
+dataset, one column per metric) is logged at the end.
+"""
 import logging
 import sys
 from os import path as osp
@@ -11,19 +15,38 @@ import torch  # noqa: E402
 
 from basicsr.data import build_dataloader, build_dataset  # noqa: E402
 from basicsr.models import build_model  # noqa: E402
+from basicsr.utils.evaluation_util import metric_directions, prepare_metrics  # noqa: E402
 from basicsr.utils.logger import get_env_info, get_root_logger  # noqa: E402
 from basicsr.utils.misc import get_time_str, make_exp_dirs  # noqa: E402
 from basicsr.utils.options import dict2str, parse_options  # noqa: E402
+from basicsr.utils.result_table import (dataset_summary_rows, markdown_table, metric_columns,  # noqa: E402
+                                        write_test_results)
 
 
 def build_test_loaders(opt: dict) -> list:
+    """One loader per dataset block, in the order of the option file."""
     loaders = []
-    for _, dataset_opt in sorted(opt['datasets'].items()):
+    for _, dataset_opt in opt['datasets'].items():
         test_set = build_dataset(dataset_opt)
         loaders.append(build_dataloader(test_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'], sampler=None,
                                         seed=opt['manual_seed']))
         get_root_logger().info(f"Number of test images in {dataset_opt['name']}: {len(test_set)}")
     return loaders
+
+
+def report_results(opt: dict, records: list[dict]) -> str:
+    """Write metrics.csv/metrics.json into `path.results_root` and log the Markdown summary table; returns it."""
+    logger = get_root_logger()
+    directions = metric_directions((opt.get('val') or {}).get('metrics') or {})
+    rows = dataset_summary_rows(records)
+    metrics = metric_columns(rows, list(directions))
+    csv_path, json_path = write_test_results(opt['path']['results_root'], records, directions, list(directions))
+    if metrics:
+        table = markdown_table(['dataset'], rows, metrics, directions)
+    else:
+        table = '(no metrics configured under val.metrics: only images were produced)'
+    logger.info(f"Results of {opt['name']}:\n{table}\nPer-image values: {csv_path} and {json_path}")
+    return table
 
 
 def test_pipeline(root_path: str, argv: Optional[list[str]] = None) -> list[dict]:
@@ -35,16 +58,20 @@ def test_pipeline(root_path: str, argv: Optional[list[str]] = None) -> list[dict
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    val_opt = opt['val'] = opt.get('val') or {}
+    val_opt.setdefault('pbar', True)
+    prepare_metrics(val_opt.get('metrics') or {})
     test_loaders = build_test_loaders(opt)
     model = build_model(opt)
     records = []
     for test_loader in test_loaders:
         test_set_name = test_loader.dataset.opt['name']
         logger.info(f'Testing {test_set_name}...')
-        model.validation(test_loader, current_iter=opt['name'], tb_logger=None,
-                         save_img=(opt.get('val') or {}).get('save_img', True))
+        model.validation(test_loader, current_iter=opt['name'], tb_logger=None, save_img=val_opt.get('save_img', True))
         records.append({'dataset': test_set_name, 'metrics': dict(getattr(model, 'metric_results', {}) or {}),
                         'per_image': list(getattr(model, 'per_image_metrics', []))})
+    if opt.get('rank', 0) == 0:
+        report_results(opt, records)
     return records
 
 

@@ -92,7 +92,10 @@ def read_network_file(path: str, param_key: Optional[str] = 'params') -> Ordered
     """Load a network file on CPU and return its (prefix-stripped) state dict."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Network weights {path} do not exist.')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # truncated, corrupt or pickled-code files: name the file, keep the cause
+        raise RuntimeError(f'Network weights {path} cannot be read ({type(err).__name__}: {err}).') from err
     return strip_module_prefix(select_param_key(checkpoint, param_key, path))
 
 
