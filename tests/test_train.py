@@ -108,3 +108,16 @@ def test_two_process_gloo_training_ends_with_identical_weights(paired_folders, t
     assert any(not torch.equal(at_iter2[k], rank0[k]) for k in rank0), 'training did not change the weights'
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
+
+
+def test_tensorboard_gets_scalars_images_and_crop_strips(paired_folders, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    opt = tiny_sr_options(*paired_folders, total_iter=2)
+    opt['logger']['use_tb_logger'] = True
+    run_training(tmp_path, opt)
+    events = EventAccumulator(str(tmp_path / 'tb_logger' / 'tiny_sr'))
+    events.Reload()
+    tags = events.Tags()
+    assert 'losses/l_pix' in tags['scalars'] and 'metrics/tiny_val/psnr' in tags['scalars']
+    assert any(t.startswith('val/tiny_val/') for t in tags['images'])
+    assert any(t.startswith('val_crops/tiny_val/') for t in tags['images'])

@@ -10,6 +10,7 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.metrics import calculate_metric
 from basicsr.models.base_model import BaseModel
+from basicsr.utils.crop_grid import crop, crop_box, make_grid
 from basicsr.utils.img_util import imwrite, tensor2img
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
@@ -140,12 +141,11 @@ class SRModel(BaseModel):
         count = 0
         for idx, val_data in enumerate(dataloader):
             img_name = osp.splitext(osp.basename(val_data['lq_path'][0]))[0]
-            sr_img, gt_img = self.validate_one(val_data)
+            lq_img, sr_img, gt_img = self.validate_one(val_data)
             if save_img:
                 imwrite(sr_img, self.validation_image_path(img_name, dataset_name, current_iter))
             if tb_logger is not None and idx < val_opt.get('max_tb_images', 4):
-                tb_logger.add_image(f'val/{dataset_name}/{img_name}', sr_img[..., ::-1].copy(), current_iter,
-                                    dataformats='HWC')
+                self.log_tb_images(tb_logger, f'{dataset_name}/{img_name}', lq_img, sr_img, gt_img, current_iter)
             if metrics_opt:
                 values = {name: float(calculate_metric({'img': sr_img, 'img2': gt_img}, opt_))
                           for name, opt_ in metrics_opt.items()}
@@ -165,16 +165,26 @@ class SRModel(BaseModel):
             self._log_validation_metric_values(current_iter, dataset_name, tb_logger)
 
     def validate_one(self, val_data: dict):
-        """Feed, test and convert one validation sample to uint8 images (result, gt or None)."""
+        """Feed, test and convert one validation sample to uint8 BGR images (lq, result, gt or None)."""
         self.feed_data(val_data)
         self.test()
         visuals = self.get_current_visuals()
-        sr_img = tensor2img([visuals['result']])
+        lq_img, sr_img = tensor2img([visuals['lq']]), tensor2img([visuals['result']])
         gt_img = tensor2img([visuals['gt']]) if 'gt' in visuals else None
         self.lq = self.output = None
         if hasattr(self, 'gt'):
             del self.gt
-        return sr_img, gt_img
+        return lq_img, sr_img, gt_img
+
+    @staticmethod
+    def log_tb_images(tb_logger, tag: str, lq_img, sr_img, gt_img, current_iter) -> None:
+        """The whole SR image, and a centre-crop strip LR (nearest) | SR | GT, as tensorboard images."""
+        tb_logger.add_image(f'val/{tag}', sr_img[..., ::-1].copy(), current_iter, dataformats='HWC')
+        scale = max(sr_img.shape[0] // max(lq_img.shape[0], 1), 1)
+        box = crop_box(*sr_img.shape[:2], size=128, multiple=scale)
+        cells = [crop(lq_img, box, scale), crop(sr_img, box)] + ([crop(gt_img, box)] if gt_img is not None else [])
+        strip = make_grid([cells], ['LR', 'SR', 'GT'][:len(cells)])
+        tb_logger.add_image(f'val_crops/{tag}', strip[..., ::-1].copy(), current_iter, dataformats='HWC')
 
     def validation_image_path(self, img_name: str, dataset_name: str, current_iter: int) -> str:
         vis_root = self.opt['path']['visualization']
