@@ -118,19 +118,29 @@ class BaseModel:
         get_root_logger().debug(str(bare))
 
     # ----- optimisation -----
-    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, loss_dict: OrderedDict,
-                          current_iter: int, label: str) -> bool:
-        """Backpropagate `loss` and step `optimizer`, unless the loss or a gradient is not finite (then skip)."""
+    def guarded_backward(self, loss: torch.Tensor, loss_dict: OrderedDict, current_iter: int, label: str) -> bool:
+        """Backpropagate `loss` if it is finite; a non-finite loss is logged and not backpropagated."""
         if not self.nan_guard.loss_ok(loss, loss_dict, current_iter, label):
-            optimizer.zero_grad(set_to_none=True)
             return False
         loss.backward()
+        return True
+
+    def guarded_step(self, optimizer: torch.optim.Optimizer, current_iter: int, label: str) -> bool:
+        """Step `optimizer` if every gradient is finite; otherwise drop the gradients and skip the step."""
         params = [p for group in optimizer.param_groups for p in group['params']]
         if not self.nan_guard.grads_ok(params, current_iter, label):
             optimizer.zero_grad(set_to_none=True)
             return False
         optimizer.step()
         return True
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, loss_dict: OrderedDict,
+                          current_iter: int, label: str) -> bool:
+        """Backpropagate `loss` and step `optimizer`, unless the loss or a gradient is not finite (then skip)."""
+        if not self.guarded_backward(loss, loss_dict, current_iter, label):
+            optimizer.zero_grad(set_to_none=True)
+            return False
+        return self.guarded_step(optimizer, current_iter, label)
 
     # ----- optimizers and learning rate -----
     def get_optimizer(self, optim_type: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
@@ -152,8 +162,15 @@ class BaseModel:
         return [[group['initial_lr'] for group in optimizer.param_groups] for optimizer in self.optimizers]
 
     def update_learning_rate(self, current_iter: int, warmup_iter: int = -1) -> None:
-        """Step schedulers, then apply BasicSR's linear warm-up over the first `warmup_iter` iterations."""
+        """Step schedulers, then apply BasicSR's linear warm-up over the first `warmup_iter` iterations.
+
+        Warm-up overwrites the groups' lr; before each scheduler step the scheduler's own value is put back, so
+        chained schedulers (MultiStepLR) continue from the scheduled lr rather than from the last warm-up value
+        (BasicSR 1.4 stays at (warmup_iter - 1) / warmup_iter of the lr until the first milestone).
+        """
         if current_iter > 1:
+            if current_iter - 1 < warmup_iter:
+                self._set_lr([scheduler.get_last_lr() for scheduler in self.schedulers])
             for scheduler in self.schedulers:
                 scheduler.step()
         if current_iter < warmup_iter:

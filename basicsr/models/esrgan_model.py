@@ -1,7 +1,9 @@
 """ESRGANModel: SRGANModel with the relativistic average GAN of ESRGAN (Wang et al., 2018, Eq. 1-2)."""
 from collections import OrderedDict
+from typing import Iterator
 
 import torch
+from torch import Tensor
 
 from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils.registry import MODEL_REGISTRY
@@ -18,12 +20,13 @@ class ESRGANModel(SRGANModel):
         l_g_fake = self.cri_gan(fake_g_pred - torch.mean(real_d_pred), True, is_disc=False)
         return (l_g_real + l_g_fake) / 2
 
-    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> torch.Tensor:
+    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> Iterator[Tensor]:
         fake_d_pred = self.net_d(fake.detach()).detach()
         real_d_pred = self.net_d(real)
         l_d_real = self.cri_gan(real_d_pred - torch.mean(fake_d_pred), True, is_disc=True) * 0.5
+        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()))
+        yield l_d_real
         fake_d_pred = self.net_d(fake.detach())
         l_d_fake = self.cri_gan(fake_d_pred - torch.mean(real_d_pred.detach()), False, is_disc=True) * 0.5
-        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()),
-                         l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
-        return l_d_real + l_d_fake
+        loss_dict.update(l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
+        yield l_d_fake

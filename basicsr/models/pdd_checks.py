@@ -4,6 +4,9 @@ from typing import Any, Optional
 
 from basicsr.utils.logger import get_root_logger
 
+Size = tuple[int, int]
+RESIZE_STEPS = {'RandomResize': 'target_size', 'MATLABLikeResize': 'output_shape'}
+
 
 def is_ema_mode(opt: dict) -> bool:
     return bool((opt.get('train') or {}).get('use_net_g_ema', False))
@@ -32,56 +35,94 @@ def check_generalist(opt: dict) -> list[str]:
     return problems
 
 
+def _as_int(value: Any) -> int:
+    """An integer option that YAML may have read as a string such as '48' or '1/3'."""
+    return int(Fraction(value)) if isinstance(value, str) else int(value)
+
+
+def _step_size(step: dict, key: str) -> Optional[Size]:
+    """(h, w) named by `key` in a pipeline step (or in its `params`), from one number or an [h, w] pair."""
+    size = step.get(key) if key in step else (step.get('params') or {}).get(key)
+    if size is None:
+        return None
+    if isinstance(size, (list, tuple)):
+        return (_as_int(size[0]), _as_int(size[-1]))
+    return (_as_int(size), _as_int(size))
+
+
+def pipeline_sizes(train_s: dict) -> tuple[Optional[Size], Optional[Size]]:
+    """(GT crop, synthetic LR size) that the `train_s` pipeline produces, None where the pipeline does not fix it."""
+    crop = lr_size = None
+    for step in train_s.get('pipeline') or []:
+        if not isinstance(step, dict):
+            continue
+        if step.get('type') == 'FixedCrop':
+            crop = _step_size(step, 'crop_size')
+        elif step.get('type') in RESIZE_STEPS:
+            lr_size = _step_size(step, RESIZE_STEPS[step['type']])
+    return crop, lr_size
+
+
+def check_stream_sizes(datasets: dict, scale: Optional[int]) -> list[str]:
+    """train_s's GT crop / LR size must equal `scale`, and train_t's crop must equal that LR size.
+
+    Both streams go through net_g in one batch and the distillation compares their outputs, so the real LR crop
+    (`train_t.lq_size`) and the synthetic LR must have one size, and both outputs are that size times `scale`.
+    """
+    try:
+        crop, lr_size = pipeline_sizes(datasets['train_s'])
+    except (TypeError, ValueError):
+        return []  # a malformed size is reported by the pipeline's own checks
+    problems = []
+    if crop and lr_size and scale and crop != (lr_size[0] * scale, lr_size[1] * scale):
+        problems.append(f'datasets.train_s.pipeline: the GT crop {crop[0]}x{crop[1]} px and the synthetic LR size '
+                        f'{lr_size[0]}x{lr_size[1]} px give scale {crop[0] / lr_size[0]:g}, but scale is {scale}; '
+                        f'make FixedCrop.crop_size = scale x the resize target')
+    lq_size = datasets['train_t'].get('lq_size')
+    real = (lq_size, lq_size) if isinstance(lq_size, int) else None
+    synthetic = lr_size or (crop and scale and (crop[0] // scale, crop[1] // scale))
+    if real and synthetic and real != synthetic:
+        problems.append(f'datasets.train_t.lq_size: {lq_size} px real LR crops give {lq_size * scale} px outputs at '
+                        f'scale {scale}, but train_s gives {synthetic[0]}x{synthetic[1]} px LR '
+                        f'({synthetic[0] * scale} px outputs); both streams share one net_g batch and the distillation '
+                        f'compares them, so set lq_size: {synthetic[0]}')
+    return problems
+
+
 def check_streams(opt: dict) -> list[str]:
     datasets = opt.get('datasets') or {}
     if not opt.get('is_train', True):
         return []
-    missing = [k for k in ('train_s', 'train_t') if k not in datasets]
+    missing = [k for k in ('train_s', 'train_t') if not isinstance(datasets.get(k), dict)]
     if missing:
         return [f'datasets.{k}: SRGANRefModel trains on a synthetic paired stream (train_s) and a real LR stream '
                 f'(train_t); this one is missing' for k in missing]
-    return check_pipeline_scale(datasets['train_s'], opt.get('scale'))
+    return check_stream_sizes(datasets, opt.get('scale'))
 
 
-def _as_number(value: Any) -> float:
-    return float(Fraction(value)) if isinstance(value, str) else float(value)
-
-
-def _step_size(step: dict, key: str) -> Optional[int]:
-    size = step.get(key) if key in step else (step.get('params') or {}).get(key)
-    if isinstance(size, (list, tuple)):
-        return int(_as_number(size[0]))
-    return None if size is None else int(_as_number(size))
-
-
-def check_pipeline_scale(train_s: dict, scale: Optional[int]) -> list[str]:
-    """The GT crop over the synthetic LR size must equal `scale`."""
-    crop = lr_size = None
-    for step in train_s.get('pipeline') or []:
-        if step.get('type') == 'FixedCrop':
-            crop = _step_size(step, 'crop_size')
-        elif step.get('type') == 'RandomResize':
-            lr_size = _step_size(step, 'target_size')
-        elif step.get('type') == 'MATLABLikeResize':
-            lr_size = _step_size(step, 'output_shape')
-    if crop and lr_size and scale and crop != lr_size * scale:
-        return [f'datasets.train_s.pipeline: the GT crop {crop} px and the synthetic LR size {lr_size} px give scale '
-                f'{crop / lr_size:g}, but scale is {scale}']
-    return []
+def _unknown_layers(block: dict, where: str, vgg_key: str, weight_keys: tuple[str, ...]) -> list[str]:
+    from basicsr.archs.vgg_arch import NAMES
+    vgg_type = block.get(vgg_key, 'vgg19')
+    if vgg_type not in NAMES:
+        return [f'{where}.{vgg_key}: unknown VGG type {vgg_type!r}; known: {", ".join(NAMES)}']
+    problems = []
+    for key in weight_keys:
+        for layer in block.get(key) or {}:
+            if layer not in NAMES[vgg_type]:
+                problems.append(f'{where}.{key}.{layer}: {vgg_type} has no layer {layer!r}; its conv layers are '
+                                f'{" ".join(n for n in NAMES[vgg_type] if n.startswith("conv"))}')
+    return problems
 
 
 def check_distillation_layers(opt: dict) -> list[str]:
-    """Every layer named in train.domain_opt must exist in its VGG type."""
-    from basicsr.archs.vgg_arch import NAMES
-    domain_opt = (opt.get('train') or {}).get('domain_opt') or {}
-    vgg_type = domain_opt.get('model_type', 'vgg19')
-    if vgg_type not in NAMES:
-        return [f'train.domain_opt.model_type: unknown VGG type {vgg_type!r}; known: {", ".join(NAMES)}']
+    """Every layer named in train.domain_opt (and the ND ablation's train.nd_opt) must exist in its VGG type."""
+    train_opt = opt.get('train') or {}
     problems = []
-    for key in ('layer_weights_inter', 'layer_weights_intra'):
-        for layer in domain_opt.get(key) or {}:
-            if layer not in NAMES[vgg_type]:
-                problems.append(f'train.domain_opt.{key}.{layer}: {vgg_type} has no layer {layer!r}')
+    if isinstance(train_opt.get('domain_opt'), dict):
+        problems += _unknown_layers(train_opt['domain_opt'], 'train.domain_opt', 'model_type',
+                                    ('layer_weights_inter', 'layer_weights_intra'))
+    if isinstance(train_opt.get('nd_opt'), dict):
+        problems += _unknown_layers(train_opt['nd_opt'], 'train.nd_opt', 'model_type', ('layer_weights',))
     return problems
 
 

@@ -1,8 +1,9 @@
 """SRGANModel: SRModel plus a discriminator and a GAN loss, with BasicSR's D/G alternation."""
 from collections import OrderedDict
+from typing import Iterator
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from basicsr.archs import build_network
 from basicsr.models.sr_model import SRModel
@@ -14,11 +15,34 @@ def set_requires_grad(net: nn.Module, flag: bool) -> None:
         param.requires_grad_(flag)
 
 
+def gan_option_problems(opt: dict) -> list[str]:
+    """The blocks GAN training needs beyond SRModel's, each missing one reported with its key path."""
+    train_opt = opt.get('train') or {}
+    model_type = opt.get('model_type', 'SRGANModel')
+    problems = []
+    if not opt.get('network_d'):
+        problems.append(f'network_d: missing; {model_type} trains a discriminator, add its block '
+                        '(e.g. type: VGGStyleDiscriminator or UNetDiscriminatorSN)')
+    if not train_opt.get('optim_d'):
+        problems.append('train.optim_d: missing; give the discriminator an optimizer (e.g. type: Adam, lr: 1e-4)')
+    if not train_opt.get('gan_opt'):
+        problems.append(f'train.gan_opt: missing; {model_type} needs a GAN loss (e.g. type: GANLoss)')
+    return problems
+
+
 @MODEL_REGISTRY.register()
 class SRGANModel(SRModel):
     """SRGAN: G is updated every `net_d_iters` iterations after `net_d_init_iters`; D every iteration."""
 
+    @classmethod
+    def check_options(cls, opt: dict) -> list[str]:
+        """Up-front validation: a training run needs network_d, train.optim_d and train.gan_opt."""
+        return gan_option_problems(opt) if opt.get('is_train', 'train' in opt) else []
+
     def init_training_settings(self) -> None:
+        problems = gan_option_problems(self.opt)
+        if problems:
+            raise ValueError('Incomplete GAN training options:\n  - ' + '\n  - '.join(problems))
         train_opt = self.opt['train']
         self.ema_decay = train_opt.get('ema_decay', 0) or 0
         if self.ema_decay > 0:
@@ -31,8 +55,6 @@ class SRGANModel(SRModel):
         self.cri_pix = self.build_optional_loss(train_opt, 'pixel_opt')
         self.cri_perceptual = self.build_optional_loss(train_opt, 'perceptual_opt')
         self.cri_gan = self.build_optional_loss(train_opt, 'gan_opt')
-        if self.cri_gan is None:
-            raise ValueError(f"train.gan_opt is missing: {self.opt.get('model_type', 'SRGANModel')} needs a GAN loss.")
         self.net_d_iters = train_opt.get('net_d_iters', 1)
         self.net_d_init_iters = train_opt.get('net_d_init_iters', 0)
         self.setup_optimizers()
@@ -68,15 +90,20 @@ class SRGANModel(SRModel):
             l_g_total = self.generator_losses(current_iter, loss_dict)
             self.backward_and_step(l_g_total, self.optimizer_g, loss_dict, current_iter, 'G')
 
-    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> torch.Tensor:
-        """D's real + fake loss (to be backpropagated), logged with D's mean outputs."""
+    def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> Iterator[Tensor]:
+        """Yield D's real loss, then its fake loss; each is backpropagated before the next D forward pass.
+
+        One backward per forward keeps DDP's gradient hooks and in-place buffer updates (BatchNorm, spectral
+        norm) valid, as in BasicSR.
+        """
         real_d_pred = self.net_d(real)
         l_d_real = self.cri_gan(real_d_pred, True, is_disc=True)
+        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()))
+        yield l_d_real
         fake_d_pred = self.net_d(fake.detach())
         l_d_fake = self.cri_gan(fake_d_pred, False, is_disc=True)
-        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()),
-                         l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
-        return l_d_real + l_d_fake
+        loss_dict.update(l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
+        yield l_d_fake
 
     def discriminator_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The (real, fake) images D learns to tell apart."""
@@ -85,8 +112,13 @@ class SRGANModel(SRModel):
     def optimize_discriminator(self, current_iter: int, loss_dict: OrderedDict) -> None:
         set_requires_grad(self.net_d, True)
         self.optimizer_d.zero_grad(set_to_none=True)
-        l_d_total = self.discriminator_losses(*self.discriminator_pair(), loss_dict)
-        self.backward_and_step(l_d_total, self.optimizer_d, loss_dict, current_iter, 'D')
+        finite = True
+        for loss in self.discriminator_losses(*self.discriminator_pair(), loss_dict):
+            finite = self.guarded_backward(loss, loss_dict, current_iter, 'D') and finite
+        if finite:
+            self.guarded_step(self.optimizer_d, current_iter, 'D')
+        else:
+            self.optimizer_d.zero_grad(set_to_none=True)
 
     def optimize_parameters(self, current_iter: int) -> None:
         loss_dict = OrderedDict()

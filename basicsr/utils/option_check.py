@@ -6,6 +6,7 @@ import re
 from numbers import Number
 from typing import Any, Callable, Iterable, Optional
 
+from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 # Keys written by `setup_options` / the CLI, never by users.
@@ -32,6 +33,9 @@ SECTION_KEYS = {
     'dist_params': {'backend', 'port', 'timeout'},
 }
 SECTION_PATTERNS = {'path': (r'pretrain_network_\w+', r'param_key_\w+', r'strict_load_\w+')}
+# Keys of older BasicSR option files that BasicSR 1.4 silently ignores: accepted with a warning, never an error.
+LEGACY_KEYS = {'use_flip': 'use_hflip', 'pretrain_model_g': 'pretrain_network_g', 'pretrain_model_d': 'pretrain_network_d',
+               'strict_load': 'strict_load_g', 'resume_state_g': 'resume_state'}
 NUMBER_KEYS = ('train.total_iter', 'train.warmup_iter', 'train.ema_decay', 'val.val_freq', 'logger.print_freq',
                'logger.save_checkpoint_freq', 'train.net_d_iters', 'train.net_d_init_iters', 'train.domain_opt_warmup_iters')
 BOOL_KEYS = ('val.save_img', 'logger.use_tb_logger', 'train.use_net_g_ema', 'train.domain_opt_detach',
@@ -56,10 +60,19 @@ def unknown_keys(section: dict, known: set, where: str, patterns: Iterable[str] 
     """One problem per key of `section` that is neither in `known` nor matches a pattern."""
     problems = []
     for key in section:
-        if key in known or any(re.fullmatch(p, key) for p in patterns):
+        if key in known or any(re.fullmatch(p, key) for p in patterns) or is_legacy_key(key, where):
             continue
         problems.append(f'{where}{key}: unknown option key{suggest(key, known)}')
     return problems
+
+
+def is_legacy_key(key: str, where: str) -> bool:
+    """Older BasicSR keys that 1.4 ignores: warn (they have no effect) instead of rejecting the file."""
+    if key not in LEGACY_KEYS:
+        return False
+    get_root_logger().warning(f'{where}{key}: an older BasicSR key that BasicSR 1.4 ignores, and so do we; '
+                              f'use {LEGACY_KEYS[key]} for it to take effect.')
+    return True
 
 
 def get_path(opt: dict, dotted: str) -> Any:
@@ -185,7 +198,7 @@ def check_datasets(opt: dict) -> list[str]:
         cls = DATASET_REGISTRY.get(block['type'])
         known_keys = getattr(cls, 'option_keys', ())
         problems += [f'{where}.{k}: unknown option key for {cls.__name__}{suggest(k, known_keys)}'
-                     for k in unknown_dataset_keys(cls, block)]
+                     for k in unknown_dataset_keys(cls, block) if not is_legacy_key(k, f'{where}.')]
         problems += check_dataset_paths(block, where)
         if hasattr(cls, 'check_options'):
             problems += [f'{where}.{p}' for p in cls.check_options(block)]

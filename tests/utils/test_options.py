@@ -138,3 +138,10 @@ def test_num_gpu_without_cuda_falls_back_to_cpu(paired_folders, tmp_path):
     opt = setup_options(opt, str(tmp_path), is_train=True)
     expected = 2 if torch.cuda.is_available() else 0
     assert opt['num_gpu'] == expected and opt.get('requested_num_gpu', 2) == 2
+
+
+def test_legacy_basicsr_keys_warn_instead_of_failing(paired_folders, tmp_path):
+    opt = tiny_sr_options(*paired_folders)
+    opt['datasets']['train']['use_flip'] = True
+    opt['path']['strict_load'] = True
+    validate_options(setup_options(opt, str(tmp_path), is_train=True))
