@@ -17,8 +17,9 @@ $(STAMP): setup.py requirements.txt Makefile
 	$(PY) -m pip install -q --no-deps realesrgan==0.3.0  # compatibility tests run Real-ESRGAN's code on our basicsr
 	touch $(STAMP)
 
+# Two pytest workers: many tests wait on subprocesses (torchrun, signals), and each worker uses one torch thread.
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 
 demo: setup
 	$(PY) scripts/run_demo.py

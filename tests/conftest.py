@@ -1,10 +1,14 @@
 """Shared fixtures: tiny image folders and option dicts made on the fly (no data is shipped for tests)."""
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
+
+# One intra-op thread per test process: `make test` runs two pytest workers on two cores, and oversubscribed
+# threads made CPU tests several times slower.
+torch.set_num_threads(1)
 
 
 def write_images(folder: Path, count: int, size: int, seed: int = 0, suffix: str = '.png') -> list[str]:
@@ -68,4 +72,3 @@ def _no_network_weights(monkeypatch, tmp_path_factory):
     """Point the torch hub cache at an empty folder so no test can find (or fetch) real weights by accident."""
     monkeypatch.setenv('TORCH_HOME', str(tmp_path_factory.mktemp('torch_home')))
     monkeypatch.delenv('BASICSR_WEIGHTS_DIR', raising=False)
-    os.environ.setdefault('OMP_NUM_THREADS', '2')
