@@ -5,21 +5,15 @@ FixedCrop 192 -> Flip -> Flip -> RandomTransposeHW -> CopyValues gt->lq -> Rando
 area, 1/3 each) -> Quantize -> Collect. Only the GT image is read; `dataroot_lq` must hold the same file names
 (the authors' code pairs the two folders), and is usually the same folder.
 """
-from typing import Any, Optional
+from typing import Any
 
-from torch.utils import data
-
-from basicsr.data.data_util import (images_to_tensors, load_with_bad_image_policy, make_file_client,
-                                    paired_paths_from_folder, paired_paths_from_lmdb,
-                                    paired_paths_from_meta_info_file, read_image)
-from basicsr.data.dataset_options import check_common_dataset_options, validate_dataset_options
+from basicsr.data.data_util import ImageFileDataset, images_to_tensors, paired_paths_from_options
 from basicsr.data.pipeline_steps import Pipeline, PipelineError
-from basicsr.utils.file_client import FileClient
 from basicsr.utils.registry import DATASET_REGISTRY
 
 
 @DATASET_REGISTRY.register()
-class BlindPairedImageDataset(data.Dataset):
+class BlindPairedImageDataset(ImageFileDataset):
     """Read a GT image, run `pipeline` on {'gt', 'gt_path'} and return tensors 'lq', 'gt' (RGB, [0, 1]) with paths.
 
     Path modes as PairedImageDataset: lmdb, a meta-info file (`meta_info_file`, or `meta_info` as in the authors'
@@ -30,27 +24,14 @@ class BlindPairedImageDataset(data.Dataset):
     option_keys = frozenset({'pipeline', 'meta_info', 'gt_size', 'use_hflip', 'use_rot'})
 
     def __init__(self, opt: dict[str, Any]) -> None:
-        super().__init__()
-        validate_dataset_options(type(self), opt)
-        self.opt = opt
-        self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
-        self.file_client: Optional[FileClient] = None
-        self.gt_folder, self.lq_folder = opt['dataroot_gt'], opt['dataroot_lq']
-        filename_tmpl = opt.get('filename_tmpl') or '{}'
-        folders, keys = [self.lq_folder, self.gt_folder], ['lq', 'gt']
-        meta_info_file = opt.get('meta_info_file') or opt.get('meta_info')
-        if self.io_backend_opt.get('type') == 'lmdb':
-            self.paths = paired_paths_from_lmdb(folders, keys)
-        elif meta_info_file is not None:
-            self.paths = paired_paths_from_meta_info_file(folders, keys, meta_info_file, filename_tmpl)
-        else:
-            self.paths = paired_paths_from_folder(folders, keys, filename_tmpl)
+        super().__init__(opt, lmdb_roots={'lq': opt.get('dataroot_lq'), 'gt': opt.get('dataroot_gt')})
+        self.paths = paired_paths_from_options(opt, opt.get('meta_info_file') or opt.get('meta_info'))
         self.pipeline = Pipeline(opt['pipeline'])
 
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> list[str]:
         """Problems with `opt`, each starting with its key; the pipeline is built once to validate every step."""
-        problems = check_common_dataset_options(opt)
+        problems = super().check_options(opt)
         problems += [f'{key}: required' for key in ('dataroot_gt', 'dataroot_lq', 'pipeline') if opt.get(key) is None]
         if opt.get('pipeline') is not None:
             try:
@@ -60,14 +41,9 @@ class BlindPairedImageDataset(data.Dataset):
             problems += _collect_problems(opt['pipeline'])
         return problems
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return load_with_bad_image_policy(self._make_pair, index, len(self), self.opt.get('on_bad_image'))
-
-    def _make_pair(self, index: int) -> dict[str, Any]:
-        if self.file_client is None:
-            self.file_client = make_file_client(self.io_backend_opt, [self.lq_folder, self.gt_folder], ['lq', 'gt'])
+    def load_sample(self, index: int) -> dict[str, Any]:
         gt_path = self.paths[index]['gt_path']
-        results = self.pipeline({'gt': read_image(self.file_client, gt_path, 'gt'), 'gt_path': gt_path})
+        results = self.pipeline({'gt': self.read(gt_path, 'gt'), 'gt_path': gt_path})
         missing = [key for key in ('lq', 'gt') if key not in results]
         if missing:
             raise PipelineError(f'pipeline: the steps must leave {missing} in the results (e.g. CopyValues gt -> lq, '
@@ -75,9 +51,6 @@ class BlindPairedImageDataset(data.Dataset):
         results['lq'], results['gt'] = images_to_tensors([results['lq'], results['gt']], self.opt)
         results['gt_path'] = results['lq_path'] = gt_path
         return results
-
-    def __len__(self) -> int:
-        return len(self.paths)
 
 
 def _collect_problems(step_opts: Any) -> list[str]:

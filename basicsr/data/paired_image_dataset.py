@@ -18,7 +18,11 @@ class PairedImageDataset(ImageFileDataset):
 
     def __init__(self, opt: dict[str, Any]) -> None:
         super().__init__(opt, lmdb_roots={'lq': opt.get('dataroot_lq'), 'gt': opt.get('dataroot_gt')})
-        self.paths = paired_paths_from_options(opt, opt.get('meta_info_file'))
+        self.paths = self.list_pairs(opt)
+
+    def list_pairs(self, opt: dict[str, Any]) -> list[dict]:
+        """{'lq_path', 'gt_path'} pairs from lmdb, `meta_info_file` or the two folders."""
+        return paired_paths_from_options(opt, opt.get('meta_info_file'))
 
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> list[str]:

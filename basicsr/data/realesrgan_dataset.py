@@ -9,21 +9,17 @@ import os
 import os.path as osp
 import random
 import time
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from torch.utils import data
 
-from basicsr.data.data_util import (BadImageError, images_to_tensors, load_with_bad_image_policy, make_file_client,
-                                    paired_paths_from_folder, paired_paths_from_lmdb, read_image)
-from basicsr.data.dataset_options import check_common_dataset_options, validate_dataset_options
+from basicsr.data.data_util import BadImageError, ImageFileDataset, images_to_tensors
 from basicsr.data.degradations import (KernelSizeError, check_kernel_size, check_probabilities, circular_lowpass_kernel,
                                        random_mixed_kernels)
 from basicsr.data.paired_image_dataset import PairedImageDataset
-from basicsr.data.transforms import augment, paired_random_crop
-from basicsr.utils.file_client import FileClient
+from basicsr.data.transforms import augment
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import scandir
 from basicsr.utils.registry import DATASET_REGISTRY
@@ -104,7 +100,7 @@ def draw_kernels(opt: dict[str, Any], max_size: int = 21) -> dict[str, torch.Ten
 
 
 @DATASET_REGISTRY.register(suffix='basicsr')
-class RealESRGANDataset(data.Dataset):
+class RealESRGANDataset(ImageFileDataset):
     """GT crops of `crop_pad_size` (400) pixels with the random kernels of Real-ESRGAN's second-order degradation.
 
     Per stage (suffix '' and '2'): `kernel_list`, `kernel_prob`, `blur_sigma`, `betag_range`, `betap_range`,
@@ -117,11 +113,7 @@ class RealESRGANDataset(data.Dataset):
                              *(f'{k}2' for k in STAGE_KEYS)})
 
     def __init__(self, opt: dict[str, Any]) -> None:
-        super().__init__()
-        validate_dataset_options(type(self), opt)
-        self.opt = opt
-        self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
-        self.file_client: Optional[FileClient] = None
+        super().__init__(opt, lmdb_roots={'gt': opt.get('dataroot_gt')})
         self.gt_folder = opt['dataroot_gt']
         self.paths = _gt_paths(opt, self.gt_folder, self.io_backend_opt.get('type') == 'lmdb')
         self.kernel_size = opt.get('blur_kernel_size', 21)
@@ -130,7 +122,7 @@ class RealESRGANDataset(data.Dataset):
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> list[str]:
         """Problems with `opt`, each starting with its key."""
-        problems = check_common_dataset_options(opt)
+        problems = super().check_options(opt)
         required = ['dataroot_gt', 'final_sinc_prob', *STAGE_KEYS, *(f'{k}2' for k in STAGE_KEYS)]
         problems += [f'{key}: required' for key in required if opt.get(key) is None]
         for key in ('kernel_prob', 'kernel_prob2'):
@@ -150,18 +142,16 @@ class RealESRGANDataset(data.Dataset):
 
     def _read_gt(self, index: int) -> tuple[np.ndarray, str]:
         """Read GT `index`; on I/O errors retry with random other images (slow network storage), as Real-ESRGAN."""
-        if self.file_client is None:
-            self.file_client = make_file_client(self.io_backend_opt, [self.gt_folder], ['gt'])
         for retries_left in range(READ_RETRIES - 1, 0, -1):
             try:
-                return read_image(self.file_client, self.paths[index], 'gt'), self.paths[index]
+                return self.read(self.paths[index], 'gt'), self.paths[index]
             except BadImageError as err:
                 if self.opt.get('on_bad_image') == 'raise':
                     raise
                 get_root_logger().warning(f'{err}; remaining retries: {retries_left}')
                 index = random.randint(0, len(self) - 1)
                 time.sleep(1)
-        return read_image(self.file_client, self.paths[index], 'gt'), self.paths[index]
+        return self.read(self.paths[index], 'gt'), self.paths[index]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         img_gt, gt_path = self._read_gt(index)
@@ -169,9 +159,6 @@ class RealESRGANDataset(data.Dataset):
         img_gt = _crop_or_pad(img_gt, self.crop_pad_size)
         kernels = draw_kernels(self.opt, self.kernel_size)
         return {'gt': images_to_tensors([img_gt], self.opt)[0], **kernels, 'gt_path': gt_path}
-
-    def __len__(self) -> int:
-        return len(self.paths)
 
 
 def _paired_meta_info(meta_info: str, gt_folder: str, lq_folder: str) -> list[dict]:
@@ -189,45 +176,12 @@ def _paired_meta_info(meta_info: str, gt_folder: str, lq_folder: str) -> list[di
 
 
 @DATASET_REGISTRY.register(suffix='basicsr')
-class RealESRGANPairedDataset(data.Dataset):
-    """Fixed LQ/GT pairs (lmdb, a 'gt, lq' meta_info file, or folders); train phase crops and flips/rotates them."""
+class RealESRGANPairedDataset(PairedImageDataset):
+    """PairedImageDataset that also reads Real-ESRGAN's `meta_info` files ('gt_relative_path, lq_relative_path')."""
 
     option_keys = frozenset({'meta_info', 'gt_size', 'use_hflip', 'use_rot'})
 
-    def __init__(self, opt: dict[str, Any]) -> None:
-        super().__init__()
-        validate_dataset_options(type(self), opt)
-        self.opt = opt
-        self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
-        self.file_client: Optional[FileClient] = None
-        self.gt_folder, self.lq_folder = opt['dataroot_gt'], opt['dataroot_lq']
-        folders, keys = [self.lq_folder, self.gt_folder], ['lq', 'gt']
-        if self.io_backend_opt.get('type') == 'lmdb':
-            self.paths = paired_paths_from_lmdb(folders, keys)
-        elif opt.get('meta_info') is not None:
-            self.paths = _paired_meta_info(opt['meta_info'], self.gt_folder, self.lq_folder)
-        else:
-            self.paths = paired_paths_from_folder(folders, keys, opt.get('filename_tmpl') or '{}')
-
-    @classmethod
-    def check_options(cls, opt: dict[str, Any]) -> list[str]:
-        """The same requirements as PairedImageDataset."""
-        return PairedImageDataset.check_options(opt)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return load_with_bad_image_policy(self._load_pair, index, len(self), self.opt.get('on_bad_image'))
-
-    def _load_pair(self, index: int) -> dict[str, Any]:
-        if self.file_client is None:
-            self.file_client = make_file_client(self.io_backend_opt, [self.lq_folder, self.gt_folder], ['lq', 'gt'])
-        gt_path, lq_path = self.paths[index]['gt_path'], self.paths[index]['lq_path']
-        img_gt = read_image(self.file_client, gt_path, 'gt')
-        img_lq = read_image(self.file_client, lq_path, 'lq')
-        if self.opt['phase'] == 'train':
-            img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.opt['gt_size'], self.opt['scale'], gt_path)
-            img_gt, img_lq = augment([img_gt, img_lq], self.opt.get('use_hflip', True), self.opt.get('use_rot', True))
-        img_gt, img_lq = images_to_tensors([img_gt, img_lq], self.opt)
-        return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': gt_path}
-
-    def __len__(self) -> int:
-        return len(self.paths)
+    def list_pairs(self, opt: dict[str, Any]) -> list[dict]:
+        if (opt.get('io_backend') or {}).get('type') != 'lmdb' and opt.get('meta_info') is not None:
+            return _paired_meta_info(opt['meta_info'], opt['dataroot_gt'], opt['dataroot_lq'])
+        return super().list_pairs(opt)
