@@ -78,15 +78,31 @@ def check_stream_sizes(datasets: dict, scale: Optional[int]) -> list[str]:
         problems.append(f'datasets.train_s.pipeline: the GT crop {crop[0]}x{crop[1]} px and the synthetic LR size '
                         f'{lr_size[0]}x{lr_size[1]} px give scale {crop[0] / lr_size[0]:g}, but scale is {scale}; '
                         f'make FixedCrop.crop_size = scale x the resize target')
-    lq_size = datasets['train_t'].get('lq_size')
-    real = (lq_size, lq_size) if isinstance(lq_size, int) else None
     synthetic = lr_size or (crop and scale and (crop[0] // scale, crop[1] // scale))
-    if real and synthetic and real != synthetic:
-        problems.append(f'datasets.train_t.lq_size: {lq_size} px real LR crops give {lq_size * scale} px outputs at '
-                        f'scale {scale}, but train_s gives {synthetic[0]}x{synthetic[1]} px LR '
-                        f'({synthetic[0] * scale} px outputs); both streams share one net_g batch and the distillation '
-                        f'compares them, so set lq_size: {synthetic[0]}')
-    return problems
+    return problems + check_real_crop(datasets['train_t'].get('lq_size'), synthetic, scale)
+
+
+def check_real_crop(lq_size: Any, synthetic: Optional[Size], scale: Optional[int]) -> list[str]:
+    """`train_t.lq_size` must be set and equal the synthetic LR size (None when the pipeline does not fix it)."""
+    if lq_size is None:
+        size = f'{synthetic[0]}' if synthetic else 'the synthetic LR size'
+        return [f'datasets.train_t.lq_size: missing; real LR images are cropped to one size so that they batch with '
+                f'the synthetic stream; set lq_size: {size}']
+    if isinstance(lq_size, int) and synthetic and scale and (lq_size, lq_size) != synthetic:
+        return [f'datasets.train_t.lq_size: {lq_size} px real LR crops give {lq_size * scale} px outputs at scale '
+                f'{scale}, but train_s gives {synthetic[0]}x{synthetic[1]} px LR ({synthetic[0] * scale} px '
+                f'outputs); both streams share one net_g batch and the distillation compares them, so set '
+                f'lq_size: {synthetic[0]}']
+    return []
+
+
+def check_batch_sizes(datasets: dict) -> list[str]:
+    """The distillation pairs each real output with a synthetic one, so both streams need the same batch size."""
+    source, target = (datasets[k].get('batch_size_per_gpu') for k in ('train_s', 'train_t'))
+    if source is not None and target is not None and source != target:
+        return [f'datasets.train_t.batch_size_per_gpu: {target} differs from train_s ({source}); the distillation '
+                f'compares real and synthetic outputs pair by pair, so give both streams the same batch size']
+    return []
 
 
 def check_streams(opt: dict) -> list[str]:
@@ -97,7 +113,7 @@ def check_streams(opt: dict) -> list[str]:
     if missing:
         return [f'datasets.{k}: SRGANRefModel trains on a synthetic paired stream (train_s) and a real LR stream '
                 f'(train_t); this one is missing' for k in missing]
-    return check_stream_sizes(datasets, opt.get('scale'))
+    return check_stream_sizes(datasets, opt.get('scale')) + check_batch_sizes(datasets)
 
 
 def _unknown_layers(block: dict, where: str, vgg_key: str, weight_keys: tuple[str, ...]) -> list[str]:

@@ -75,9 +75,13 @@ def _raise_unreadable(path: str) -> dict:
 
 
 def apply_resume(opt: dict, resume_iter: int) -> None:
-    """Point every `path.pretrain_network_<x>` at the checkpoint of `resume_iter` (BasicSR's check_resume)."""
+    """Point every resumed `path.pretrain_network_<x>` at the checkpoint of `resume_iter` (BasicSR's check_resume).
+
+    Their `param_key_<x>` becomes `params` (the EMA is restored separately); frozen or ignored networks keep both
+    their path and their key, so a static PDD generalist is reloaded exactly as it was first loaded.
+    """
     for key, file_path in network_files_for(opt, resume_iter).items():
         opt['path'][f'pretrain_{key}'] = file_path
-    for key in list(opt['path']):
-        if key.startswith('param_key') and opt['path'][key] == 'params_ema':
-            opt['path'][key] = 'params'
+        param_key = f'param_key_{key[len("network_"):]}'
+        if opt['path'].get(param_key) == 'params_ema':
+            opt['path'][param_key] = 'params'
