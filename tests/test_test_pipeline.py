@@ -16,6 +16,7 @@ import yaml
 from basicsr.archs import build_network
 from basicsr.metrics.psnr_ssim import calculate_psnr
 from basicsr.test import test_pipeline as run_test_pipeline
+from basicsr.utils.option_check import OptionError
 from tests.conftest import tiny_sr_options, write_paired_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,6 +115,6 @@ def test_missing_lpips_backbone_stops_the_run_before_any_image_naming_the_file(t
     opt['val']['metrics']['lpips'] = {'type': 'calculate_lpips', 'crop_border': 2, 'better': 'lower'}
     with open(option_file, 'w') as f:
         yaml.safe_dump(opt, f)
-    with pytest.raises(FileNotFoundError, match='alexnet-owt-7be5be79.pth'):
+    with pytest.raises(OptionError, match='val.metrics.lpips: .*alexnet-owt-7be5be79.pth'):
         run_test_pipeline(str(tmp_path), ['-opt', option_file])
     assert not glob.glob(str(tmp_path / 'results' / 'tiny_eval' / 'visualization' / '*' / '*.png'))

@@ -37,7 +37,7 @@ def _slice_key_map(lpips_backbone: nn.Module) -> Callable[[str], Optional[str]]:
     return key_map
 
 
-def _resolve_backbone_file(net: str, backbone_weights_path: Optional[str]) -> str:
+def resolve_backbone_file(net: str, backbone_weights_path: Optional[str]) -> str:
     """Path of torchvision's ImageNet file for the backbone, found locally (never downloaded)."""
     filename = BACKBONE_WEIGHT_FILES[net]
     how_to_get = (f'run python -c "import torchvision; torchvision.models.{_TORCHVISION_MODEL_NAMES[net]}'
@@ -50,7 +50,7 @@ def _build_lpips(net: str, pretrained_backbone: bool, backbone_weights_path: Opt
     """An LPIPS module in eval mode on the CPU, its backbone ImageNet-trained or (for tests) random."""
     if net not in BACKBONE_WEIGHT_FILES:
         raise ValueError(f"LPIPS net '{net}' is not supported; use one of: {', '.join(BACKBONE_WEIGHT_FILES)}.")
-    path = _resolve_backbone_file(net, backbone_weights_path) if pretrained_backbone else None
+    path = resolve_backbone_file(net, backbone_weights_path) if pretrained_backbone else None
     with warnings.catch_warnings():  # torchvision's notice about the deprecated `pretrained` argument lpips uses
         warnings.simplefilter('ignore', UserWarning)
         model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)

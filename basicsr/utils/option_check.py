@@ -161,6 +161,18 @@ def check_losses_and_metrics(opt: dict) -> list[str]:
     return problems
 
 
+def lpips_weight_problems(block: dict, where: str) -> list[str]:
+    """An LPIPS metric's backbone file must be present now, not at the first validation hours into a run."""
+    from basicsr.metrics.lpips_metric import resolve_backbone_file
+    if block.get('pretrained_backbone', True) is False or block.get('net', 'alex') not in ('alex', 'vgg'):
+        return []
+    try:
+        resolve_backbone_file(block.get('net', 'alex'), block.get('backbone_weights_path'))
+    except FileNotFoundError as err:
+        return [f'{where}: {err}']
+    return []
+
+
 def check_optimizers(opt: dict) -> list[str]:
     from basicsr.models.optim_factory import OPTIMIZERS, SCHEDULERS
     problems = []
@@ -237,6 +249,9 @@ def check_weight_paths(opt: dict) -> list[str]:
         if (key.startswith('pretrain_network') or key == 'resume_state') and isinstance(val, str):
             if not os.path.isfile(val):
                 problems.append(f'path.{key}: {val} does not exist; put the weight file there or correct the path')
+    for name, block in ((opt.get('val') or {}).get('metrics') or {}).items():
+        if isinstance(block, dict) and block.get('type') == 'calculate_lpips':
+            problems += lpips_weight_problems(block, f'val.metrics.{name}')
     return problems
 
 

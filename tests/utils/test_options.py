@@ -145,3 +145,9 @@ def test_legacy_basicsr_keys_warn_instead_of_failing(paired_folders, tmp_path):
     opt['datasets']['train']['use_flip'] = True
     opt['path']['strict_load'] = True
     validate_options(setup_options(opt, str(tmp_path), is_train=True))
+
+
+def test_missing_lpips_backbone_is_reported_before_training(paired_folders, tmp_path):
+    opt = tiny_sr_options(*paired_folders)
+    opt['val']['metrics']['lpips'] = {'type': 'calculate_lpips', 'crop_border': 2, 'better': 'lower'}
+    assert 'val.metrics.lpips:' in problems_of(opt, tmp_path) and 'alexnet-owt-7be5be79.pth' in problems_of(opt, tmp_path)
