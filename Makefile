@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo demo-pretrain clean
+QUICK ?=
+SEEDS ?= 1
 
 setup: $(STAMP)
 
@@ -22,7 +24,10 @@ test: setup
 	$(PY) -m pytest -q -n 2 tests
 
 demo: setup
-	$(PY) scripts/run_demo.py
+	$(PY) scripts/run_demo.py $(if $(filter-out 0 no false,$(QUICK)),--quick) --seeds $(SEEDS)
+
+demo-pretrain: setup
+	$(PY) scripts/run_demo.py --pretrain
 
 clean:
 	rm -rf $(VENV) .pytest_cache

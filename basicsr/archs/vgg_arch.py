@@ -9,7 +9,7 @@ from torch import nn
 from basicsr.archs.arch_util import default_init_weights
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY
-from basicsr.utils.weights_util import load_weight_file, resolve_weight_file
+from basicsr.utils.weights_util import load_weight_file, read_weight_file, resolve_weight_file
 
 VGG_BLOCK_DEPTHS = {'vgg11': (1, 1, 2, 2, 2), 'vgg13': (2, 2, 2, 2, 2), 'vgg16': (2, 2, 3, 3, 3),
                     'vgg19': (2, 2, 4, 4, 4)}  # convs per block, torchvision configs A, B, D, E
@@ -18,6 +18,7 @@ TORCHVISION_WEIGHT_FILES = {
     'vgg11': 'vgg11-8a719046.pth', 'vgg13': 'vgg13-19584684.pth', 'vgg16': 'vgg16-397923af.pth',
     'vgg19': 'vgg19-dcbb9e9d.pth', 'vgg11_bn': 'vgg11_bn-6002323d.pth', 'vgg13_bn': 'vgg13_bn-abd245e5.pth',
     'vgg16_bn': 'vgg16_bn-6c64b313.pth', 'vgg19_bn': 'vgg19_bn-c79401a0.pth'}
+BLOCK_CHANNELS_KEY = 'block_channels'  # optional entry of a feature file with its own widths (e.g. the demo's slim VGG)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -41,10 +42,24 @@ def vgg_layer_names(vgg_type: str) -> list[str]:
 NAMES = {vgg_type: vgg_layer_names(vgg_type) for vgg_type in TORCHVISION_WEIGHT_FILES}
 
 
-def _make_layer(name: str, in_channels: int, pooling_stride: int, inplace: bool) -> tuple[nn.Module, int]:
+def declared_block_channels(path: str) -> tuple[int, ...]:
+    """The per-block widths a feature file declares under `block_channels` (torchvision's when it declares none).
+
+    Lets a VGG-layout extractor narrower than torchvision's (same layer names, fewer channels) be selected by its
+    weight file alone, e.g. the self-supervised one `make demo-pretrain` trains.
+    """
+    channels = read_weight_file(path).get(BLOCK_CHANNELS_KEY, VGG_BLOCK_CHANNELS)
+    if len(channels) != len(VGG_BLOCK_CHANNELS) or not all(isinstance(c, int) and c > 0 for c in channels):
+        raise ValueError(f"Weight file {path}: '{BLOCK_CHANNELS_KEY}' must list 5 positive channel counts, one per "
+                         f'VGG block, got {channels!r}.')
+    return tuple(channels)
+
+
+def _make_layer(name: str, in_channels: int, pooling_stride: int, inplace: bool,
+                block_channels: tuple[int, ...] = VGG_BLOCK_CHANNELS) -> tuple[nn.Module, int]:
     """The module for layer `name` and the channel count it outputs."""
     kind, block = re.match(r'([a-z]+)(\d)', name).groups()
-    out_channels = VGG_BLOCK_CHANNELS[int(block) - 1]
+    out_channels = block_channels[int(block) - 1]
     if kind == 'conv':
         return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1), out_channels
     if kind == 'bn':
@@ -60,7 +75,8 @@ class VGGFeatureExtractor(nn.Module):
 
     A `convX_Y` feature is the convolution output before its ReLU. Weights are torchvision's ImageNet files, found
     offline by `resolve_weight_file` (`weights_path`, $BASICSR_WEIGHTS_DIR, the torch hub cache). `pretrained=False`
-    gives random Kaiming fan-in weights, for tests and demos only.
+    gives random Kaiming fan-in weights, for tests and demos only. A file given as `weights_path` may declare narrower
+    block widths (`declared_block_channels`); the layers are then built to its widths.
     """
 
     def __init__(self, layer_name_list: list[str], vgg_type: str = 'vgg19', use_input_norm: bool = True,
@@ -74,9 +90,13 @@ class VGGFeatureExtractor(nn.Module):
         self.requires_grad = requires_grad
         self.torchvision_names = vgg_layer_names(vgg_type)
         self._check_layer_names(remove_pooling)
+        path = self._weight_file(weights_path) if pretrained else None
+        self.block_channels = declared_block_channels(path) if weights_path and path else VGG_BLOCK_CHANNELS
         self.vgg_net = self._build_features(remove_pooling, pooling_stride)
-        if pretrained:
-            self._load_torchvision_weights(weights_path)
+        if path:
+            load_weight_file(self.vgg_net, path, strict=True, key_map=self._torchvision_key_to_ours)
+            get_root_logger().info(f'VGGFeatureExtractor({self.vgg_type}, block widths {self.block_channels}) loaded '
+                                   f'weights from {path}.')
         elif weights_path:
             raise ValueError(f'VGGFeatureExtractor got weights_path={weights_path} with pretrained=False; set '
                              'pretrained to true to load that file, or drop weights_path for random features.')
@@ -109,19 +129,18 @@ class VGGFeatureExtractor(nn.Module):
         for name in self.torchvision_names[:deepest + 1]:
             if remove_pooling and name.startswith('pool'):
                 continue
-            layers[name], channels = _make_layer(name, channels, pooling_stride, inplace=previous not in requested)
+            layers[name], channels = _make_layer(name, channels, pooling_stride, inplace=previous not in requested,
+                                                 block_channels=self.block_channels)
             previous = name
         return nn.Sequential(layers)
 
-    def _load_torchvision_weights(self, weights_path: Optional[str]) -> None:
-        """Load torchvision's ImageNet file, renaming its `features.{i}.*` keys to our layer names."""
+    def _weight_file(self, weights_path: Optional[str]) -> str:
+        """The feature file: `weights_path`, else torchvision's ImageNet file found offline (never downloaded)."""
         filename = TORCHVISION_WEIGHT_FILES[self.vgg_type]
         how_to_get = (f'run python -c "import torchvision; torchvision.models.{self.vgg_type}'
                       f'(weights=\'IMAGENET1K_V1\')" (it fills the torch hub cache with {filename})')
-        path = resolve_weight_file(filename, explicit_path=weights_path, purpose=f'VGGFeatureExtractor '
+        return resolve_weight_file(filename, explicit_path=weights_path, purpose=f'VGGFeatureExtractor '
                                    f'({self.vgg_type}, ImageNet features)', how_to_get=how_to_get)
-        load_weight_file(self.vgg_net, path, strict=True, key_map=self._torchvision_key_to_ours)
-        get_root_logger().info(f'VGGFeatureExtractor({self.vgg_type}) loaded ImageNet weights from {path}.')
 
     def _torchvision_key_to_ours(self, key: str) -> Optional[str]:
         """`features.{i}.weight` -> `{layer name}.weight` for built layers; other keys (classifier, deeper) -> None."""

@@ -8,22 +8,27 @@ from torch import nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from basicsr.models.nan_guard import NanGuard
-from basicsr.models.optim_factory import build_optimizer, build_scheduler
+from basicsr.models.optim_factory import OPTIMIZERS, build_optimizer, build_scheduler
 from basicsr.utils.checkpoint_util import (atomic_torch_save, atomic_write_text, load_state_into, prune_checkpoints,
                                            read_network_file)
 from basicsr.utils.device_util import select_device
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.precision_util import (PERF_OFF, PerfOptions, optimizer_speed_kwargs, perf_options,
+                                          to_memory_format)
 from basicsr.utils.rng_util import capture_rng_state, restore_rng_state
 
 
 class BaseModel:
     """Behaviour shared by every model; subclasses define networks, losses and the optimisation step."""
 
+    perf_defaults: Optional[PerfOptions] = None  # models with `train.perf` switches set their defaults here
+
     def __init__(self, opt: dict) -> None:
         self.opt = opt
         self.device = select_device(opt)
         self.is_train = opt.get('is_train', 'train' in opt)
+        self.perf = perf_options(opt, self.perf_defaults) if self.is_train else PERF_OFF
         self.schedulers: list = []
         self.optimizers: list[torch.optim.Optimizer] = []
         self.log_dict: OrderedDict = OrderedDict()
@@ -92,7 +97,7 @@ class BaseModel:
 
     def model_to_device(self, net: nn.Module) -> nn.Module:
         """Move `net` to the model's device and wrap it for DDP or DataParallel when asked."""
-        net = net.to(self.device)
+        net = to_memory_format(net.to(self.device), self.perf)
         if self.opt.get('dist'):
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(net, device_ids=device_ids,
@@ -144,6 +149,9 @@ class BaseModel:
 
     # ----- optimizers and learning rate -----
     def get_optimizer(self, optim_type: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
+        """Build the optimizer; `train.perf.fused_optimizer` adds fused/foreach kernels unless the block chooses."""
+        if optim_type in OPTIMIZERS:
+            kwargs = {**optimizer_speed_kwargs(OPTIMIZERS[optim_type], self.perf), **kwargs}
         return build_optimizer(optim_type, params, lr, **kwargs)
 
     def setup_schedulers(self) -> None:

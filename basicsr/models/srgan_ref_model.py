@@ -12,14 +12,18 @@ from torch import nn
 
 from basicsr.archs import build_network
 from basicsr.models.pdd_checks import check_pdd_options, is_ema_mode
+from basicsr.models.pdd_fast_step import PDDFastStep
 from basicsr.models.srgan_model import SRGANModel, set_requires_grad
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.precision_util import EXACT_PERF, PERF_OFF
 from basicsr.utils.registry import MODEL_REGISTRY
 
 
 @MODEL_REGISTRY.register()
 class SRGANRefModel(SRGANModel):
     """SRGAN on the synthetic stream plus distance distillation between the synthetic and the real stream."""
+
+    perf_defaults = EXACT_PERF  # train.perf: the exact speed-ups are on unless the file turns them off
 
     @classmethod
     def check_options(cls, opt: dict) -> list[str]:
@@ -43,6 +47,14 @@ class SRGANRefModel(SRGANModel):
         self.domain_opt_warmup_iters = (train_opt.get('domain_opt_warmup_iters', 0) or 0) + self.net_d_init_iters
         self.domain_opt_detach = train_opt.get('domain_opt_detach', True)
         self.domain_opt_wogan = train_opt.get('domain_opt_wogan', False)
+        self.fast_step = None if self.perf == PERF_OFF else PDDFastStep(self, self.perf)
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        """The step with the `train.perf` switches (basicsr/models/pdd_fast_step.py); the plain one if all are off."""
+        if self.fast_step is None:
+            super().optimize_parameters(current_iter)
+        else:
+            self.fast_step.optimize_parameters(current_iter)
 
     def freeze_backbone(self) -> None:
         """`train.fix_backbone`: train only the reconstruction head; the feature trunk (`body`) stays as loaded."""

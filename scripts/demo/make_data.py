@@ -1,69 +1,164 @@
-"""Demo data from the colour photographs bundled with scikit-image: HR tiles and their bicubic LR, per split."""
+"""Demo data from the colour photographs bundled with scikit-image: HR images and the LR images of each domain.
+
+Layout under `root` (default datasets/demo):
+  hr/train/*.png           source HR: 128 px tiles of the left 5/8 of each training photo (the paired data)
+  hr/val/*.png, hr/test/*.png    held-out photos (GT for validation and for the final evaluation only)
+  lr/<domain>/train/*.png  unpaired target LR: the right 3/8 of each training photo, degraded (its GT is not kept)
+  lr/<domain>/val/*.png, lr/<domain>/test/*.png   the held-out photos degraded by <domain>
+Everything is a pure function of the photos, the domain files and `seed` (the noise realisations). Each folder
+records a fingerprint of its inputs and is rebuilt only when they change.
+"""
 import argparse
+import hashlib
+import json
 import os
+import shutil
 from os import path as osp
+from typing import Any, Callable, Iterator, Optional
 
 import cv2
 import numpy as np
 
-PHOTOS = {
-    'train': ('astronaut', 'chelsea', 'rocket', 'hubble_deep_field', 'immunohistochemistry', 'stereo_motorcycle'),
-    'val': ('cat',),
-    'test': ('coffee',),
+from scripts.demo.degradation import degrade, load_domain
+
+PHOTO_SETS = {  # split -> photos; 'smoke' is a seconds-sized set for tests, its photos cut to SMOKE_SIZE
+    'full': {'train': ('astronaut', 'rocket', 'stereo_motorcycle', 'immunohistochemistry', 'camera', 'brick'),
+             'val': ('stereo_motorcycle_right', 'coins'), 'test': ('coffee', 'chelsea')},
+    'smoke': {'train': ('astronaut',), 'val': ('chelsea',), 'test': ('coffee',)},
 }
+SMOKE_SIZE = 256
+SOURCE_FRACTION = 5 / 8  # of each training photo's width; the rest becomes unpaired target LR
+TILE, TILE_STRIDE = 128, 64  # source HR tiles: small files decode fast, random crops still cover every pixel
+FORMAT_VERSION = 2
 
 
 def load_photo(name: str) -> np.ndarray:
-    """An RGB uint8 photo from skimage.data (first view for stereo pairs)."""
+    """A BGR uint8 photo from skimage.data (gray photos are repeated to 3 channels; `_right` is a stereo view)."""
     import skimage.data
-    img = getattr(skimage.data, name)()
-    return img[0] if isinstance(img, tuple) else img
+    img = getattr(skimage.data, name.removesuffix('_right'))()
+    if isinstance(img, tuple):
+        img = img[1] if name.endswith('_right') else img[0]
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return np.ascontiguousarray(img[..., ::-1])
 
 
-def tiles(img: np.ndarray, tile: int, stride: int) -> list[np.ndarray]:
+def crop_to_multiple(img: np.ndarray, multiple: int) -> np.ndarray:
     h, w = img.shape[:2]
-    return [img[y:y + tile, x:x + tile] for y in range(0, h - tile + 1, stride) for x in range(0, w - tile + 1, stride)]
+    return img[:h - h % multiple, :w - w % multiple]
 
 
-def bicubic_lr(hr_bgr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-style bicubic downscaling, the specialist's training degradation."""
-    from basicsr.utils.matlab_functions import imresize
-    lr = imresize(hr_bgr.astype(np.float32) / 255., 1 / scale)
-    return (np.clip(lr, 0, 1) * 255.).round().astype(np.uint8)
+def tiles(img: np.ndarray) -> dict[str, np.ndarray]:
+    """Overlapping TILE x TILE tiles named by their position."""
+    h, w = img.shape[:2]
+    return {f'y{y:03d}_x{x:03d}': img[y:y + TILE, x:x + TILE]
+            for y in range(0, h - TILE + 1, TILE_STRIDE) for x in range(0, w - TILE + 1, TILE_STRIDE)}
 
 
-def make_split(root: str, split: str, tile: int, stride: int, scale: int) -> int:
-    hr_dir, lr_dir = osp.join(root, split, 'HR'), osp.join(root, split, f'LR_bicubic_x{scale}')
-    os.makedirs(hr_dir, exist_ok=True)
-    os.makedirs(lr_dir, exist_ok=True)
-    count = 0
-    for photo in PHOTOS[split]:
-        for i, hr in enumerate(tiles(load_photo(photo)[..., ::-1], tile, stride)):
-            name = f'{photo}_{i:03d}.png'
-            cv2.imwrite(osp.join(hr_dir, name), hr)
-            cv2.imwrite(osp.join(lr_dir, name), bicubic_lr(hr, scale))
-            count += 1
-    return count
+def split_train_photo(img: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(source HR part, target part): the left `SOURCE_FRACTION` of the width and the rest, cut at a multiple of 4x."""
+    cut = int(img.shape[1] * SOURCE_FRACTION) // (4 * scale) * (4 * scale)
+    return crop_to_multiple(img[:, :cut], scale), crop_to_multiple(img[:, cut:], scale)
 
 
-def make_demo_data(root: str = 'datasets/demo', tile: int = 96, stride: int = 64, scale: int = 4) -> dict[str, int]:
-    """Write every split unless a completion marker says it is already there; returns tile counts."""
-    marker = osp.join(root, f'.done_t{tile}_s{stride}_x{scale}')
+def fingerprint(photo_set: str, seed: int, domain_path: Optional[str] = None) -> str:
+    """Hash of what a folder depends on (format, photo set, seed, domain file), so a change rebuilds only it."""
+    digest = hashlib.sha256(f'v{FORMAT_VERSION}:{photo_set}:{PHOTO_SETS[photo_set]}:{seed}'.encode())
+    if domain_path is not None:
+        with open(domain_path, 'rb') as f:
+            digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def write(path: str, img: np.ndarray) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    if not cv2.imwrite(path, img):
+        raise OSError(f'Could not write {path}; check that the folder is writable.')
+
+
+class PhotoSource:
+    """The photos of a set, loaded once, split and cut as the demo uses them."""
+
+    def __init__(self, photo_set: str, scale: int) -> None:
+        if photo_set not in PHOTO_SETS:
+            raise ValueError(f"Photo set '{photo_set}' is unknown; choose one of {', '.join(PHOTO_SETS)}.")
+        self.photo_set, self.scale = photo_set, scale
+        self.names = PHOTO_SETS[photo_set]
+
+    def load(self, name: str) -> np.ndarray:
+        img = load_photo(name)
+        return img[:SMOKE_SIZE, :SMOKE_SIZE] if self.photo_set == 'smoke' else img
+
+    def images(self) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+        """(split, name, HR kept as GT or source tiles, HR to degrade) per photo."""
+        for name in self.names['train']:
+            source, target = split_train_photo(self.load(name), self.scale)
+            yield 'train', name, source, target
+        for split in ('val', 'test'):
+            for name in self.names[split]:
+                hr = crop_to_multiple(self.load(name), self.scale)
+                yield split, name, hr, hr
+
+
+def build_if_changed(folder: str, key: str, fill: Callable[[], dict[str, int]]) -> dict[str, int]:
+    """Run `fill` into a fresh `folder` unless its fingerprint file already records `key`; returns image counts."""
+    marker = osp.join(folder, 'fingerprint.json')
     if osp.isfile(marker):
-        return {split: len(os.listdir(osp.join(root, split, 'HR'))) for split in PHOTOS}
-    counts = {split: make_split(root, split, tile, stride, scale) for split in PHOTOS}
-    open(marker, 'w').close()
+        with open(marker) as f:
+            record = json.load(f)
+        if record.get('fingerprint') == key:
+            return record['counts']
+    shutil.rmtree(folder, ignore_errors=True)
+    counts = fill()
+    with open(marker, 'w') as f:
+        json.dump({'fingerprint': key, 'counts': counts}, f, indent=1)
+    return counts
+
+
+def make_demo_data(root: str, domain_paths: list[str], seed: int = 0, photo_set: str = 'full') -> dict[str, int]:
+    """HR splits under `root`/hr and, per domain, its LR splits under `root`/lr/<name>; folders already built from
+    the same inputs are kept, so domains can be added without touching the others. Returns images per folder."""
+    domains = [(path, load_domain(path)) for path in domain_paths]
+    if len({d['scale'] for _, d in domains}) != 1:
+        raise ValueError(f'All domains must share one scale; got {[(d["name"], d["scale"]) for _, d in domains]}.')
+    source = PhotoSource(photo_set, domains[0][1]['scale'])
+
+    def fill_hr() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for split, name, hr, _ in source.images():
+            parts = tiles(hr) if split == 'train' else {'': hr}
+            for position, img in parts.items():
+                write(osp.join(root, 'hr', split, f'{name}_{position}.png' if position else f'{name}.png'), img)
+                counts[split] = counts.get(split, 0) + 1
+        return counts
+
+    def fill_domain(domain: dict[str, Any]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for split, name, _, to_degrade in source.images():
+            lr = degrade(to_degrade, domain, f'{split}/{name}', seed)
+            write(osp.join(root, 'lr', domain['name'], split, f'{name}.png'), lr)
+            counts[split] = counts.get(split, 0) + 1
+        return counts
+
+    counts = {f'hr/{k}': v for k, v in build_if_changed(osp.join(root, 'hr'), fingerprint(photo_set, 0),
+                                                        fill_hr).items()}
+    for path, domain in domains:
+        built = build_if_changed(osp.join(root, 'lr', domain['name']), fingerprint(photo_set, seed, path),
+                                 lambda domain=domain: fill_domain(domain))
+        counts.update({f'lr/{domain["name"]}/{k}': v for k, v in built.items()})
     return counts
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', default='datasets/demo')
-    parser.add_argument('--tile', type=int, default=96)
-    parser.add_argument('--stride', type=int, default=64)
-    parser.add_argument('--scale', type=int, default=4)
+    parser.add_argument('--domains', nargs='+', default=['options/demo/degradations/source_bicubic.yml',
+                                                          'options/demo/degradations/camera.yml',
+                                                          'options/demo/degradations/phone.yml'])
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--photos', default='full', choices=list(PHOTO_SETS))
     args = parser.parse_args(argv)
-    print(make_demo_data(args.root, args.tile, args.stride, args.scale))
+    print(json.dumps(make_demo_data(args.root, args.domains, args.seed, args.photos), indent=1))
 
 
 if __name__ == '__main__':
