@@ -137,7 +137,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         report = dict(preset=args.preset, device=str(config['device']), threads=torch.get_num_threads(),
                       generator=config['preset'].generator_opt(args.generator), batch=list(config['preset'].batch),
                       lq_size=config['preset'].lq_size, vgg_weights=vgg_source, fast_perf=config['perf'],
-                      torch=torch.__version__, steps=config['steps'], warmup=config['warmup'])
+                      torch=torch.__version__, steps=config['steps'], warmup=config['warmup'],
+                      load_average_before=os.getloadavg()[0])
         if args.mode == 'both':
             report['equality'] = check_equality(config, runners, vgg_path, root)
         report['timing'] = timed_steps(runners, config['device'], config['steps'], config['warmup'])
@@ -150,6 +151,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         workers = [int(w) for w in args.data_workers.split(',') if w.strip()]
         if workers:
             report['data_loading'] = loader_throughput(config['preset'], workers, root, config['device'])
+    report['load_average_after'] = os.getloadavg()[0]
     if args.mode == 'both':
         summarise_pair(report)
     return report

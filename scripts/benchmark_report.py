@@ -5,7 +5,8 @@ def _header(report: dict) -> list[str]:
     generator = ', '.join(f'{k}={v}' for k, v in report['generator'].items() if k not in ('num_in_ch', 'num_out_ch'))
     switches = ', '.join(f'{k}={v}' for k, v in report['fast_perf'].items())
     return [f"PDD step benchmark: preset {report['preset']}, device {report['device']} "
-            f"({report['threads']} threads), torch {report['torch']}",
+            f"({report['threads']} threads), torch {report['torch']}; 1-min load average "
+            f"{report['load_average_before']:.1f} before, {report['load_average_after']:.1f} after",
             f"  generator {generator}; batch {report['batch'][0]} + {report['batch'][1]} of {report['lq_size']} px LR; "
             f"VGG19 weights: {report['vgg_weights']}",
             f"  fast mode: train.perf defaults with {switches}; {report['warmup']} warm-up + {report['steps']} timed "

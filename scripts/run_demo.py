@@ -28,8 +28,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--quick', action='store_true', help='fewer iterations, same pipeline and report')
     parser.add_argument('--size', choices=['full', 'quick', 'smoke'], default=None, help='overrides --quick')
     parser.add_argument('--seeds', type=int, default=1, help='adaptation runs per method with seeds 0..n-1')
-    parser.add_argument('--targets', nargs='+', default=['camera', 'phone'],
-                        help='target domains: names under options/demo/degradations or .yml paths (first = main)')
+    parser.add_argument('--targets', nargs='+', default=None,
+                        help='target domains: names under options/demo/degradations or .yml paths (first = main); '
+                             'default: camera, plus the untuned second domain phone when --seeds > 1')
     parser.add_argument('--features', default='auto', choices=['auto', 'selfsup', 'random', 'imagenet'])
     parser.add_argument('--pretrain', action='store_true', help='regenerate scripts/demo/pretrained/*.pth only')
     parser.add_argument('--out', default=None, help='output folder (default experiments/demo)')
@@ -45,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error('--seeds must be at least 1')
+    if args.targets is None:
+        args.targets = ['camera'] if args.seeds == 1 else ['camera', 'phone']
     return args
 
 

@@ -12,6 +12,7 @@ Batch norm is used while training and folded into the convolutions afterwards; t
 """
 import argparse
 import glob
+import os
 import time
 from os import path as osp
 from typing import Callable, Optional
@@ -147,6 +148,7 @@ def train_features(hr_folder: str, out_path: str, iters: int, seed: int = 0, bat
     state = {key: value.half() for key, value in model.folded_state_dict().items()}
     state[BLOCK_CHANNELS_KEY] = list(model.block_channels)
     atomic_torch_save(state, out_path)
+    os.chmod(out_path, 0o644)
     return losses
 
 

@@ -22,7 +22,7 @@ SOURCE_DOMAIN = f'{DEGRADATIONS}/source_bicubic.yml'
 ADAPTED = {'control': 'options/demo/control.yml', 'nd': 'options/demo/nd.yml',
            'pdd_static': 'options/demo/pdd_static.yml', 'pdd_ema': 'options/demo/pdd_ema.yml'}
 SIZES = {  # iterations per stage
-    'full': {'features': 2000, 'generalist': 3000, 'specialist': 4000, 'adapt': 1000, 'd_init': 50},
+    'full': {'features': 2000, 'generalist': 10000, 'specialist': 4000, 'adapt': 1000, 'd_init': 50},
     'quick': {'features': 300, 'generalist': 500, 'specialist': 800, 'adapt': 150, 'd_init': 20},
     'smoke': {'features': 4, 'generalist': 4, 'specialist': 4, 'adapt': 6, 'd_init': 2},
 }
@@ -38,7 +38,7 @@ class DemoConfig:
 
     size: str = 'full'
     seeds: int = 1
-    targets: list[str] = field(default_factory=lambda: ['camera', 'phone'])
+    targets: list[str] = field(default_factory=lambda: ['camera'])
     features: str = 'auto'  # auto | selfsup | random | imagenet
     out: str = 'experiments/demo'
     data: str = 'datasets/demo'
@@ -218,5 +218,6 @@ def publish_pretrained(cfg: DemoConfig) -> list[str]:
         os.makedirs(osp.dirname(target), exist_ok=True)
         weights = {k: v.clone() for k, v in read_network_file(source, 'params_ema').items()}
         atomic_torch_save({'params_ema': weights}, target)
+        os.chmod(target, 0o644)
         written.append(target)
     return written + [osp.join(pretrained_dir(cfg), SHIPPED['vgg'])]

@@ -108,7 +108,7 @@ def most_detailed_box(gt: np.ndarray, size: int) -> tuple[int, int, int]:
 
 
 def image_grid(data_root: str, outputs_root: str, target: str, images: list[str], path: str, split: str = 'test',
-               size: int = 96, zoom: int = 2) -> None:
+               size: int = 128, zoom: int = 2) -> None:
     """One row per test image: LR (nearest) | generalist | specialist | control | PDD-EMA | GT, zoomed crops."""
     label_h, rows = 22, []
     titles = ['LR (input)', *GRID_ROWS, 'GT']
