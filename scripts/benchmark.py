@@ -27,7 +27,8 @@ import torch  # noqa: E402
 
 from scripts.benchmark_report import format_report  # noqa: E402
 from scripts.benchmark_setup import (PRESETS, StepRunner, build_runner, loader_throughput, memory_probe,  # noqa: E402
-                                     part_breakdown, timed_steps, to_float64, vgg_weight_file)
+                                     part_breakdown, step_gflops, timed_steps, to_float64,
+                                     vgg_weight_file)
 from basicsr.models.pdd_reference_step import StepResult, compare_steps  # noqa: E402
 
 # (loss, network gradient, single gradient tensor) relative tolerances. float64 checks the math; in fp32 a gradient
@@ -143,6 +144,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
             report['equality'] = check_equality(config, runners, vgg_path, root)
         report['timing'] = timed_steps(runners, config['device'], config['steps'], config['warmup'])
         report['breakdown_ms'] = part_breakdown(runners, config['device'], args.breakdown_steps)
+        report['gflop_per_step'] = step_gflops(runners)
         if not args.no_memory:
             report['memory'] = measure_memory(args, config, runners)
         images = sum(config['preset'].batch)

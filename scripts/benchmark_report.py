@@ -39,6 +39,9 @@ def _timing(report: dict) -> list[str]:
     if memory:
         lines.append(f"  memory: {next(iter(memory.values()))['kind']}; step MiB = peak minus what was held before "
                      'the first step')
+    flops = report['gflop_per_step']
+    lines.append('  work per step (torch flop counter): ' + ', '.join(f'{m} {g:.1f} GFLOP' for m, g in flops.items())
+                 + (f"; reference / fast {flops['reference'] / flops['fast']:.2f}x" if len(flops) == 2 else ''))
     if 'speedup' in report:
         if report['speedup'] is None:
             lines.append('speed-up: NOT REPORTED, the modes do not compute the same losses and gradients')

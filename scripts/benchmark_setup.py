@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from basicsr.archs.vgg_arch import NAMES, TORCHVISION_WEIGHT_FILES, VGGFeatureExtractor
 from basicsr.data import build_dataloader, build_dataset
@@ -97,7 +98,8 @@ def pdd_options(preset: Preset, generator: str, device: torch.device, vgg_path: 
     return {
         'name': 'pdd_benchmark', 'model_type': 'SRGANRefModel', 'scale': SCALE, 'manual_seed': 0, 'datasets': {},
         'num_gpu': 1 if device.type == 'cuda' else 0, 'path': {}, 'network_g': preset.generator_opt(generator),
-        'network_d': {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': preset.d_feat, 'skip_connection': True},
+        'network_d': {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': preset.d_feat,
+                      'skip_connection': True},
         'train': {
             'use_net_g_ema': True, 'ema_decay': 0.999, 'optim_g': dict(adam), 'optim_d': dict(adam),
             'pixel_opt': {'type': 'WeightedWvtLoss', 'loss_weight': 0.5, 'weights': [1, 0.1, 0.01]},
@@ -210,7 +212,7 @@ def timed_steps(runners: dict[str, StepRunner], device: torch.device, steps: int
 
 
 def part_breakdown(runners: dict[str, StepRunner], device: torch.device, steps: int) -> dict:
-    """Mean ms per step part over `steps` steps per mode, modes alternating (synchronised at part boundaries on CUDA)."""
+    """Mean ms per step part over `steps` steps per mode, modes alternating (CUDA synchronised at part boundaries)."""
     timers = {mode: PartTimer(device) for mode in runners}
     totals = dict.fromkeys(runners, 0.0)
     order = list(runners)
@@ -227,6 +229,16 @@ def part_breakdown(runners: dict[str, StepRunner], device: torch.device, steps: 
         parts['other (loss bookkeeping, logging)'] = totals[mode] * 1000 / max(steps, 1) - sum(parts.values())
         breakdown[mode] = parts
     return breakdown
+
+
+def step_gflops(runners: dict[str, StepRunner]) -> dict[str, float]:
+    """Floating-point operations of one step per mode (torch.utils.flop_counter: convolutions, matmuls), in GFLOP."""
+    flops = {}
+    for mode, runner in runners.items():
+        with FlopCounterMode(display=False) as counter:
+            runner.step()
+        flops[mode] = counter.get_total_flops() / 1e9
+    return flops
 
 
 def _rss_mib(field_name: str) -> float:

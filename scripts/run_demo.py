@@ -18,7 +18,7 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
 sys.path.insert(0, ROOT)
 
 from basicsr.utils.misc import get_time_str  # noqa: E402
-from scripts.demo.plan import ADAPTED, DemoConfig, feature_choice, plan, publish_pretrained  # noqa: E402
+from scripts.demo.plan import ADAPTED, SHIPPED_DIR, DemoConfig, feature_choice, plan, publish_pretrained  # noqa: E402
 from scripts.demo.report import build_report  # noqa: E402
 from scripts.demo.stages import StageState, run_stages  # noqa: E402
 
@@ -92,7 +92,10 @@ def main(argv=None) -> None:
     settings = {'date': time.strftime('%Y-%m-%d %H:%M'), 'size': size, 'cpus': os.cpu_count(),
                 'features': feature_choice(cfg), 'python': sys.executable,
                 'command': 'python scripts/run_demo.py ' + shlex.join(argv if argv is not None else sys.argv[1:]),
-                'split': args.eval_split}
+                'split': args.eval_split, 'adapt_iters': cfg.iters['adapt'],
+                'pretrained': (f'{SHIPPED_DIR}/*.pth, shipped with the repository and regenerated from scratch by '
+                               '`make demo-pretrain`') if cfg.use_shipped else
+                              f'trained by this run into {cfg.out}/pretrained (no shipped checkpoints were found)'}
     targets = [cfg.target_name(t) for t in cfg.targets]
     report = build_report(out, cfg.data, targets, cfg.seeds, settings, state.stages, time.time() - start)
     with open(report) as f:

@@ -35,7 +35,7 @@ EMA = 'EMA update'
 
 
 def concatenation_is_exact(net: nn.Module) -> bool:
-    """D(cat(a, b)) == cat(D(a), D(b)) in training mode: no batch statistics, no spectral-norm power iteration per call."""
+    """D(cat(a, b)) == cat(D(a), D(b)) in training mode: no batch statistics, no per-call spectral-norm iteration."""
     for module in net.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm) or is_parametrized(module):
             return False
@@ -52,6 +52,14 @@ def full_precision(tensor: Tensor) -> Tensor:
 def float_features(features: FeatureDict, detach: bool = False) -> FeatureDict:
     """Features at full precision for the loss math, detached when asked."""
     return {layer: full_precision(value.detach() if detach else value) for layer, value in features.items()}
+
+
+def scalars(loss_dict: OrderedDict) -> OrderedDict:
+    """The logged values as Python floats through one device-to-host copy (one GPU sync instead of one per value)."""
+    if not loss_dict:
+        return OrderedDict()
+    values = torch.stack([value.detach().double().mean() for value in loss_dict.values()]).tolist()
+    return OrderedDict(zip(loss_dict, values))
 
 
 class PDDFastStep:
@@ -96,7 +104,7 @@ class PDDFastStep:
         if model.ema_decay > 0:
             with self.timer.part(EMA):
                 self.update_ema(model.ema_decay)
-        model.log_dict = model.reduce_loss_dict(loss_dict)
+        model.log_dict = model.reduce_loss_dict(loss_dict) if model.opt.get('dist') else scalars(loss_dict)
 
     def generator_phase(self, current_iter: int, loss_dict: OrderedDict) -> None:
         """Forward both streams (generalist only when the distillation needs it) and, on G's turn, step G."""

@@ -153,20 +153,17 @@ def train_features(hr_folder: str, out_path: str, iters: int, seed: int = 0, bat
 
 
 def save_random_features(out_path: str, seed: int = 0, block_channels: tuple[int, ...] = BLOCK_CHANNELS) -> None:
-    """The same slim layout with random Kaiming fan-in weights (zero bias): the baseline the trained file must beat."""
+    """The same slim layout with random Kaiming fan-in weights (zero bias): the baseline the trained file must beat.
+
+    An untrained network's batch norms are identities (up to their eps), so folding them changes nothing.
+    """
     torch.manual_seed(seed)
-    slim = SlimVGG(block_channels)
+    slim = SlimVGG(block_channels).eval()
     for module in slim.features:
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode='fan_in', nonlinearity='relu')
             nn.init.zeros_(module.bias)
-    state, index = {}, 0
-    for module in slim.features:
-        if isinstance(module, nn.Conv2d):
-            state[f'features.{index}.weight'], state[f'features.{index}.bias'] = module.weight.data, module.bias.data
-            index += 2
-        elif isinstance(module, nn.MaxPool2d):
-            index += 1
+    state = slim.folded_state_dict()
     state[BLOCK_CHANNELS_KEY] = list(block_channels)
     atomic_torch_save(state, out_path)
 

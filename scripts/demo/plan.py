@@ -18,7 +18,7 @@ SHIPPED_DIR = 'scripts/demo/pretrained'
 SHIPPED = {'generalist': 'demo_generalist.pth', 'specialist': 'demo_specialist.pth', 'vgg': 'demo_vgg19_slim.pth'}
 DEGRADATIONS = 'options/demo/degradations'
 SOURCE_DOMAIN = f'{DEGRADATIONS}/source_bicubic.yml'
-# rows of the table: run name -> (option file, what it starts from)
+# adapted rows of the table: method -> option file
 ADAPTED = {'control': 'options/demo/control.yml', 'nd': 'options/demo/nd.yml',
            'pdd_static': 'options/demo/pdd_static.yml', 'pdd_ema': 'options/demo/pdd_ema.yml'}
 SIZES = {  # iterations per stage
@@ -34,7 +34,7 @@ def shipped_available() -> bool:
 
 @dataclass
 class DemoConfig:
-    """The knobs of one demo run (Makefile: QUICK=1, SEEDS=n, TARGETS=...)."""
+    """The knobs of one demo run (Makefile: QUICK=1 -> size 'quick', SEEDS=n -> seeds)."""
 
     size: str = 'full'
     seeds: int = 1
@@ -97,7 +97,7 @@ def train_stage(cfg: DemoConfig, name: str, option_file: str, total: int, overri
     command = [PY, 'basicsr/train.py', '-opt', option_file, '--force_yml', f'name=demo_{name}',
                f'path:experiments_root={root}', f'train:total_iter={total}', *overrides]
     return Stage(name, command, total, outputs=[osp.join(root, o) for o in outputs],
-                 before=lambda: shutil.rmtree(root, ignore_errors=True))
+                 before=lambda: shutil.rmtree(root, ignore_errors=True), inputs=[option_file])
 
 
 def data_stage(cfg: DemoConfig) -> Stage:

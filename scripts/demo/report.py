@@ -227,10 +227,12 @@ def build_report(out_dir: str, data_root: str, targets: list[str], seeds: int, s
           f'{settings["cpus"]} CPU cores). Total wall time of this run: {total_wall_s / 60:.1f} min.', '',
           'Question: does PDD adapt a specialist-generalist pair to a degradation it never saw in pairs, and beat '
           'the generalist it starts from, by distillation rather than by more supervised training? Every number '
-          'below is what this run measured, on held-out test photos whose GT was never used in training.', '',
+          f'below is what this run measured, on held-out {settings["split"]} photos whose GT was never used in '
+          'training.', '',
+          f'Pretrained models: {settings["pretrained"]}. Adaptation: {settings["adapt_iters"]} steps per run.', '',
           f'Feature extractor for the perceptual and distillation losses: {FEATURE_NOTES[settings["features"]]}.']
     if settings['features'] != 'imagenet':
-        md += ['LPIPS needs the ImageNet AlexNet backbone; without it the LPIPS column reads n/a and NIQE is the '
+        md += ['', 'LPIPS needs the ImageNet AlexNet backbone; without it the LPIPS column reads n/a and NIQE is the '
                'perceptual score. To use real weights, run once on a connected machine: `python -c "import '
                'torchvision; torchvision.models.vgg19(weights=\'IMAGENET1K_V1\'); '
                'torchvision.models.alexnet(weights=\'IMAGENET1K_V1\')"` and copy ~/.cache/torch/hub/checkpoints here.']

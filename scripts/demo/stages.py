@@ -1,5 +1,6 @@
 """Resumable demo stages: each runs a command in a subprocess with a progress bar (and ETA), records its wall time,
 and is skipped on a rerun once finished, so an interrupted `make demo` continues where it stopped."""
+import hashlib
 import json
 import os
 import re
@@ -29,10 +30,19 @@ class Stage:
     outputs: list[str] = field(default_factory=list)  # files that must exist for the stage to count as finished
     before: Optional[Callable[[], None]] = None  # in-process preparation (e.g. clearing a half-written run folder)
     always_run: bool = False  # for stages that decide themselves whether there is work (the data maker)
+    inputs: list[str] = field(default_factory=list)  # files whose content the result depends on (option files)
 
     @property
     def command_line(self) -> str:
         return shlex.join(self.command)
+
+    def inputs_digest(self) -> str:
+        """Hash of the input files, so an edited option file reruns its stage even when the command is the same."""
+        digest = hashlib.sha256()
+        for path in self.inputs:
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+        return digest.hexdigest()[:16]
 
 
 class StageState:
@@ -47,10 +57,12 @@ class StageState:
 
     def finished(self, stage: Stage) -> bool:
         record = self.stages.get(stage.name)
-        return not stage.always_run and bool(record) and record['command'] == stage.command_line and all(osp.isfile(p) for p in stage.outputs)
+        return (not stage.always_run and bool(record) and record['command'] == stage.command_line
+                and record.get('inputs') == stage.inputs_digest() and all(osp.isfile(p) for p in stage.outputs))
 
-    def record(self, name: str, command: str, wall_s: float) -> None:
-        self.stages[name] = {'command': command, 'wall_s': round(wall_s, 1), 'finished': time.strftime('%H:%M:%S')}
+    def record(self, stage: Stage, wall_s: float) -> None:
+        self.stages[stage.name] = {'command': stage.command_line, 'inputs': stage.inputs_digest(),
+                                   'wall_s': round(wall_s, 1), 'finished': time.strftime('%H:%M:%S')}
         atomic_write_text(self.path, json.dumps(self.stages, indent=1))
 
 
@@ -145,7 +157,7 @@ def run_stages(stages: list[Stage], state: StageState, log_dir: str, jobs: int) 
                 running.remove(item)
                 if code != 0:
                     raise RuntimeError(item.failure_message())
-                state.record(item.stage.name, item.stage.command_line, time.time() - item.start)
+                state.record(item.stage, time.time() - item.start)
     finally:
         for item in running:
             item.process.terminate()

@@ -49,7 +49,8 @@ def test_passes_give_each_need_its_own_extractors_features_with_gradients_only_w
     perceptual.vgg_net.conv1_1.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
     output = torch.rand(2, 3, 16, 16, requires_grad=True)
     images = {'out': output, 'ref': torch.rand(2, 3, 16, 16), 'gt': torch.rand(2, 3, 16, 16)}
-    needs = [FeatureNeed(distillation, ('conv2_1',), 'out', True), FeatureNeed(distillation, ('conv2_1',), 'ref', False),
+    needs = [FeatureNeed(distillation, ('conv2_1',), 'out', True),
+             FeatureNeed(distillation, ('conv2_1',), 'ref', False),
              FeatureNeed(perceptual, ('conv1_2', 'conv2_2'), 'out', True),
              FeatureNeed(perceptual, ('conv1_2', 'conv2_2'), 'gt', False)]
     bank = SharedVGGPasses([distillation, perceptual]).run(needs, images)

@@ -1,4 +1,4 @@
-"""The fast PDD step (train.perf switches) computes the authors' losses and gradients, and every switch can be turned off."""
+"""The fast PDD step (train.perf) computes the authors' losses and gradients; every switch can be turned off."""
 import functools
 from dataclasses import asdict
 
