@@ -22,8 +22,8 @@ SOURCE_DOMAIN = f'{DEGRADATIONS}/source_bicubic.yml'
 ADAPTED = {'control': 'options/demo/control.yml', 'nd': 'options/demo/nd.yml',
            'pdd_static': 'options/demo/pdd_static.yml', 'pdd_ema': 'options/demo/pdd_ema.yml'}
 SIZES = {  # iterations per stage
-    'full': {'features': 2000, 'generalist': 10000, 'specialist': 4000, 'adapt': 1000, 'd_init': 50},
-    'quick': {'features': 300, 'generalist': 500, 'specialist': 800, 'adapt': 150, 'd_init': 20},
+    'full': {'features': 2000, 'generalist': 2000, 'specialist': 4000, 'adapt': 1000, 'd_init': 50},
+    'quick': {'features': 300, 'generalist': 500, 'specialist': 800, 'adapt': 60, 'd_init': 10},
     'smoke': {'features': 4, 'generalist': 4, 'specialist': 4, 'adapt': 6, 'd_init': 2},
 }
 
