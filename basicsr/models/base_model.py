@@ -1,5 +1,6 @@
 """BaseModel: device placement, EMA, optimizers/schedulers, network and training-state I/O, validation bookkeeping."""
 import os
+import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Optional, Union
 
@@ -179,11 +180,18 @@ class BaseModel:
         if current_iter > 1:
             if current_iter - 1 < warmup_iter:
                 self._set_lr([scheduler.get_last_lr() for scheduler in self.schedulers])
-            for scheduler in self.schedulers:
-                scheduler.step()
+            self._step_schedulers()
         if current_iter < warmup_iter:
             init_lr_g_l = self._get_init_lr()
             self._set_lr([[v / warmup_iter * current_iter for v in group] for group in init_lr_g_l])
+
+    def _step_schedulers(self) -> None:
+        """Step every scheduler once per iteration, as BasicSR does, even for an optimiser that has not stepped yet
+        (G during a D-only warm-up, `net_d_init_iters`): PyTorch's warning about that order is expected here."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message=r'Detected call of `lr_scheduler\.step\(\)` before')
+            for scheduler in self.schedulers:
+                scheduler.step()
 
     def get_current_learning_rate(self) -> list[float]:
         return [param_group['lr'] for param_group in self.optimizers[0].param_groups]
