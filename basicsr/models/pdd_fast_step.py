@@ -54,14 +54,6 @@ def float_features(features: FeatureDict, detach: bool = False) -> FeatureDict:
     return {layer: full_precision(value.detach() if detach else value) for layer, value in features.items()}
 
 
-def scalars(loss_dict: OrderedDict) -> OrderedDict:
-    """The logged values as Python floats through one device-to-host copy (one GPU sync instead of one per value)."""
-    if not loss_dict:
-        return OrderedDict()
-    values = torch.stack([value.detach().double().mean() for value in loss_dict.values()]).tolist()
-    return OrderedDict(zip(loss_dict, values))
-
-
 class PDDFastStep:
     """`optimize_parameters` for an SRGANRefModel, honouring its `perf` switches; `timer` collects a breakdown."""
 
@@ -104,7 +96,7 @@ class PDDFastStep:
         if model.ema_decay > 0:
             with self.timer.part(EMA):
                 self.update_ema(model.ema_decay)
-        model.log_dict = model.reduce_loss_dict(loss_dict) if model.opt.get('dist') else scalars(loss_dict)
+        model.log_dict = model.reduce_loss_dict(loss_dict)
 
     def generator_phase(self, current_iter: int, loss_dict: OrderedDict) -> None:
         """Forward both streams (generalist only when the distillation needs it) and, on G's turn, step G."""
@@ -214,9 +206,10 @@ class PDDFastStep:
 
     def backward_and_step(self, loss: Tensor, optimizer: torch.optim.Optimizer, loss_dict: OrderedDict,
                           current_iter: int, label: str, output: Optional[Tensor] = None) -> None:
-        """BaseModel.backward_and_step with loss scaling; under fp16 the scaler, not the guard, skips inf gradients."""
-        guard = self.model.nan_guard
-        if not guard.loss_ok(loss, loss_dict, current_iter, label):
+        """BaseModel.backward_and_step with loss scaling and timed parts; under fp16 the scaler, not the guard, skips
+        inf gradients."""
+        model = self.model
+        if not model.nan_guard.loss_ok(loss, loss_dict, current_iter, label):
             optimizer.zero_grad(set_to_none=True)
             return
         with self.timer.part(GENERATOR_BWD if label == 'G' else D_PHASE):
@@ -224,14 +217,10 @@ class PDDFastStep:
                 self.timer.split_at_grad(output, LOSS_BWD)
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         with self.timer.part(G_OPTIMISER if label == 'G' else D_OPTIMISER):
-            if self.scaler is not None:
-                self.scaler.step(optimizer)
-                return
-            params = [param for group in optimizer.param_groups for param in group['params']]
-            if guard.grads_ok(params, current_iter, label):
-                optimizer.step()
+            if self.scaler is None:
+                model.guarded_step(optimizer, current_iter, label)
             else:
-                optimizer.zero_grad(set_to_none=True)
+                self.scaler.step(optimizer)
 
     def update_ema(self, decay: float) -> None:
         """net_g_ema <- decay * net_g_ema + (1 - decay) * net_g, the same two operations as BaseModel.model_ema."""
