@@ -8,7 +8,7 @@ transform and weights); otherwise each runs its own (still batched) passes.
 """
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, ContextManager
+from typing import Callable, ContextManager, Optional
 
 import torch
 from torch import Tensor, nn
@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from basicsr.archs.vgg_arch import VGGFeatureExtractor
 
 FeatureDict = dict[str, Tensor]
+Convolve = Callable[[nn.Conv2d, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,12 @@ def same_features(first: VGGFeatureExtractor, second: VGGFeatureExtractor) -> bo
     return all(torch.equal(value, deep_state[key]) for key, value in shallow.state_dict().items())
 
 
-def vgg_features(extractor: VGGFeatureExtractor, images: Tensor, layers: Sequence[str]) -> FeatureDict:
+def vgg_features(extractor: VGGFeatureExtractor, images: Tensor, layers: Sequence[str],
+                 convolve: Optional[Convolve] = None) -> FeatureDict:
     """`extractor`'s features at `layers` (any of its built layers, not only its own list), stopping at the deepest.
 
     A ReLU whose input is returned runs out of place, so the returned pre-activation feature is not overwritten.
+    `convolve(conv, x)`, when given, computes the convolutions (e.g. `WinogradConvs`).
     """
     wanted = set(layers)
     if extractor.range_norm:
@@ -61,7 +64,12 @@ def vgg_features(extractor: VGGFeatureExtractor, images: Tensor, layers: Sequenc
     features: FeatureDict = {}
     previous = None
     for name, layer in extractor.vgg_net.named_children():
-        images = torch.relu(images) if isinstance(layer, nn.ReLU) and previous in wanted else layer(images)
+        if isinstance(layer, nn.ReLU) and previous in wanted:
+            images = torch.relu(images)
+        elif convolve is not None and isinstance(layer, nn.Conv2d):
+            images = convolve(layer, images)
+        else:
+            images = layer(images)
         if name in wanted:
             features[name] = images
             if len(features) == len(wanted):

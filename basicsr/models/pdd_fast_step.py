@@ -5,9 +5,11 @@ their measured effect).
 Differences from the plain step, all exact in fp32 unless stated: two batched VGG passes serve the distillation, ND
 and perceptual losses; the generalist runs under inference_mode and only when the distillation is active; net_g runs
 without gradients on D-only iterations; D sees concatenated real/fake inputs where that is exact; the EMA update is two
-multi-tensor ops; optional autocast (not exact) keeps every loss in fp32.
+multi-tensor ops; on the CPU, VGG's wide convolutions run by Winograd F(4x4, 3x3) (4x fewer multiplications, exact up
+to rounding); optional autocast (not exact) keeps every loss in fp32.
 """
 from collections import OrderedDict
+from functools import partial
 from typing import Optional
 
 import torch
@@ -19,7 +21,8 @@ from basicsr.losses.shared_vgg import FeatureBank, FeatureDict, FeatureNeed, Sha
 from basicsr.models.srgan_model import set_requires_grad
 from basicsr.utils.part_timer import NO_TIMER
 from basicsr.utils.precision_util import (PerfOptions, autocast, check_device_support, compile_in_place, grad_scaler,
-                                          no_grad_context, to_memory_format)
+                                          no_grad_context, to_memory_format, winograd_active)
+from basicsr.utils.winograd_conv import WinogradConvs
 
 # Part names of the benchmark's breakdown, shared with the reference step.
 GENERALIST_FWD = 'generalist fwd'
@@ -69,7 +72,10 @@ class PDDFastStep:
         for loss in feature_losses:
             to_memory_format(loss.vgg, perf)
         to_memory_format(model.generalist, perf)
-        runner = torch.compile(vgg_features) if perf.compile else vgg_features
+        runner = vgg_features
+        if winograd_active(perf, model.device):
+            runner = partial(vgg_features, convolve=WinogradConvs())
+        runner = torch.compile(runner) if perf.compile else runner
         self.vgg_passes = SharedVGGPasses([loss.vgg for loss in feature_losses], share=perf.shared_vgg, runner=runner)
         for net in (model.net_g, model.generalist):
             compile_in_place(net, perf)

@@ -9,7 +9,9 @@ from torch import nn
 from basicsr.losses.shared_vgg import vgg_features
 from basicsr.models.pdd_fast_step import PDDFastStep, concatenation_is_exact
 from basicsr.models.pdd_reference_step import StepResult, authors_optimize_parameters, compare_steps
+from basicsr.utils import winograd_conv
 from basicsr.utils.precision_util import BOOL_SWITCHES, PERF_OFF
+from basicsr.utils.winograd_conv import WinogradConvs
 from scripts.benchmark_setup import random_vgg_file
 from tests.helpers.pdd_options import build_pdd_model, one_torch_thread, random_pdd_batch, tiny_pdd_options
 
@@ -81,7 +83,7 @@ def test_fast_step_agrees_with_the_authors_in_fp32_up_to_rounding(tmp_path, vgg_
     assert comparison.equal, comparison.problems
 
 
-@pytest.mark.parametrize('switch', [*BOOL_SWITCHES, 'fuse_discriminator'])
+@pytest.mark.parametrize('switch', [*BOOL_SWITCHES, 'fuse_discriminator', 'winograd'])
 def test_every_switch_can_be_turned_off_and_the_step_stays_exact(tmp_path, vgg_file, switch):
     reference, fast, model = reference_and_fast(tmp_path, vgg_file, {switch: False}, float64=True)
     assert getattr(model.perf, switch) is False
@@ -100,6 +102,28 @@ def test_switches_off_show_in_the_model(tmp_path, vgg_file):
     assert off.net_g.conv_first.weight.is_contiguous()
     assert on.optimizer_g.defaults['fused'] and not off.optimizer_g.defaults['fused']
     assert on.ref_s.is_inference() and not off.ref_s.is_inference()
+
+
+@pytest.mark.parametrize('float64', [True, False], ids=['float64', 'fp32'])
+def test_winograd_vgg_passes_give_the_authors_losses_and_gradients(tmp_path, vgg_file, monkeypatch, float64):
+    """Thresholds lowered so that the tiny VGG's convolutions take the Winograd path (the paper's VGG19 does so
+    from conv3_2 on)."""
+    monkeypatch.setattr(winograd_conv, 'MIN_IN_CHANNELS', 1)
+    monkeypatch.setattr(winograd_conv, 'MIN_SIZE', 1)
+    calls = []
+    convolve = winograd_conv._convolve
+    monkeypatch.setattr(winograd_conv, '_convolve', lambda *args: calls.append(1) or convolve(*args))
+    reference, fast, _ = reference_and_fast(tmp_path, vgg_file, {'winograd': True}, float64=float64)
+    assert len(calls) >= 4 * 2 + 4  # 4 convolutions in 2 passes, input gradients through those with gradients
+    comparison = compare_steps(reference, fast, *(FLOAT64 if float64 else FP32))
+    assert comparison.equal, comparison.problems
+
+
+def test_winograd_auto_is_on_for_the_cpu_and_off_when_switched_off(tmp_path, vgg_file):
+    auto = pdd_model(tmp_path, vgg_file, {})
+    off = pdd_model(tmp_path, vgg_file, {'winograd': False})
+    assert isinstance(auto.fast_step.vgg_passes.runner.keywords['convolve'], WinogradConvs)
+    assert off.fast_step.vgg_passes.runner is vgg_features
 
 
 def test_all_switches_off_runs_the_plain_step(tmp_path, vgg_file):

@@ -4,7 +4,7 @@ import torch
 
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.precision_util import (EXACT_PERF, PERF_OFF, autocast, grad_scaler, optimizer_speed_kwargs,
-                                          perf_option_problems, perf_options, to_memory_format)
+                                          perf_option_problems, perf_options, to_memory_format, winograd_active)
 
 
 def test_defaults_are_the_exact_switches_with_amp_and_compile_off():
@@ -26,6 +26,7 @@ def test_train_perf_overrides_the_defaults_and_aliases_are_read_from_train_or_to
     ({'train': {'perf': {'compile': 'fastest'}}}, "compile: 'fastest'"),
     ({'amp': 'bf16', 'train': {'perf': {'amp': 'bf16'}}}, 'amp: given in train.perf and the top level; keep one'),
     ({'train': {'perf': {'fuse_discriminator': 'sometimes'}}}, 'train.perf.fuse_discriminator'),
+    ({'train': {'perf': {'winograd': 'yes'}}}, "train.perf.winograd: 'yes'; use auto, true or false"),
 ])
 def test_bad_switches_are_reported_with_their_key_path(opt, fragment):
     assert any(fragment in problem for problem in perf_option_problems(opt))
@@ -66,3 +67,11 @@ def test_autocast_and_grad_scaler_follow_the_amp_switch():
     with autocast(cpu, None):
         assert torch.nn.functional.linear(torch.rand(2, 2), torch.rand(2, 2)).dtype == torch.float32
     assert grad_scaler(cpu, 'bf16') is None and isinstance(grad_scaler(cpu, 'fp16'), torch.amp.GradScaler)
+
+
+@pytest.mark.parametrize('winograd, device, amp, active', [
+    ('auto', 'cpu', None, True), ('auto', 'cpu', 'bf16', False), ('auto', 'cuda', None, False),
+    (True, 'cuda', None, True), (False, 'cpu', None, False)])
+def test_winograd_auto_means_cpu_fp32_and_true_or_false_force_it(winograd, device, amp, active):
+    perf = perf_options({'train': {'perf': {'winograd': winograd, 'amp': amp}}}, EXACT_PERF)
+    assert winograd_active(perf, torch.device(device)) is active
