@@ -30,6 +30,7 @@ from scripts.benchmark_setup import (PRESETS, StepRunner, build_runner, loader_t
                                      part_breakdown, step_gflops, timed_steps, to_float64,
                                      vgg_weight_file)
 from basicsr.models.pdd_reference_step import StepResult, compare_steps  # noqa: E402
+from basicsr.utils.precision_util import winograd_active  # noqa: E402
 
 # (loss, network gradient, single gradient tensor) relative tolerances. float64 checks the math; in fp32 a gradient
 # through VGG19 carries ~1e-4 rounding error of its own (the reference's fp32 gradient is that far from its float64
@@ -140,6 +141,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                       lq_size=config['preset'].lq_size, vgg_weights=vgg_source, fast_perf=config['perf'],
                       torch=torch.__version__, steps=config['steps'], warmup=config['warmup'],
                       load_average_before=os.getloadavg()[0])
+        if 'fast' in runners:
+            report['fast_winograd'] = winograd_active(runners['fast'].model.perf, config['device'])
         if args.mode == 'both':
             report['equality'] = check_equality(config, runners, vgg_path, root)
         report['timing'] = timed_steps(runners, config['device'], config['steps'], config['warmup'])

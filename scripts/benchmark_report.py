@@ -9,8 +9,9 @@ def _header(report: dict) -> list[str]:
             f"{report['load_average_before']:.1f} before, {report['load_average_after']:.1f} after",
             f"  generator {generator}; batch {report['batch'][0]} + {report['batch'][1]} of {report['lq_size']} px LR; "
             f"VGG19 weights: {report['vgg_weights']}",
-            f"  fast mode: train.perf defaults with {switches}; {report['warmup']} warm-up + {report['steps']} timed "
-            'steps per mode, modes alternating']
+            f"  fast mode: train.perf defaults with {switches} (Winograd VGG convolutions "
+            f"{'on' if report.get('fast_winograd') else 'off'}); {report['warmup']} warm-up + {report['steps']} "
+            'timed steps per mode, modes alternating']
 
 
 def _equality(equality: dict) -> list[str]:

@@ -10,7 +10,6 @@ On a CPU that already runs direct convolutions near its FMA peak this is the onl
 result. It pays off for wide layers, where the channel products dominate the tile transforms (VGG19 from conv3_2
 on); narrow layers at large resolution lose. On CUDA, cuDNN picks Winograd itself where it helps.
 """
-from functools import lru_cache
 from typing import Optional
 
 import torch
@@ -31,20 +30,18 @@ MIN_IN_CHANNELS = 256
 MIN_SIZE = 16
 
 
-def _matrix(rows: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
-    return torch.tensor(rows, dtype=torch.float64).to(device=device, dtype=dtype)
+def _kron_square(rows: tuple) -> Tensor:
+    matrix = torch.tensor(rows, dtype=torch.float64)
+    return torch.kron(matrix, matrix)
 
 
-@lru_cache(maxsize=None)
-def _tile_transforms(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
-    """The 2-D input (36 x 36) and output (16 x 36) transforms, as Kronecker products of the 1-D ones."""
-    inputs, outputs = _matrix(_INPUT, dtype, device), _matrix(_OUTPUT, dtype, device)
-    return torch.kron(inputs, inputs), torch.kron(outputs, outputs)
+# The 2-D transforms as Kronecker products of the 1-D ones: input 36 x 36 on flattened 6x6 tiles, output 16 x 36.
+INPUT_2D, OUTPUT_2D = _kron_square(_INPUT), _kron_square(_OUTPUT)
 
 
 def transform_weight(weight: Tensor) -> Tensor:
     """[C_out, C_in, 3, 3] -> [36, C_in, C_out], the kernel in the Winograd domain."""
-    kernel = _matrix(_KERNEL, weight.dtype, weight.device)
+    kernel = torch.tensor(_KERNEL, dtype=torch.float64).to(weight)
     transformed = torch.einsum('ak,oikl,bl->abio', kernel, weight, kernel)
     return transformed.reshape(SPAN * SPAN, weight.shape[1], weight.shape[0]).contiguous()
 
@@ -55,8 +52,7 @@ def _frequencies(x: Tensor, rows: int, cols: int) -> Tensor:
     padded = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, 1 + TILE * cols - width, 1, 1 + TILE * rows - height))
     tiles = padded.unfold(1, SPAN, TILE).unfold(2, SPAN, TILE)  # [N, rows, cols, C, 6, 6]
     tiles = tiles.reshape(batch * rows * cols * channels, SPAN * SPAN)
-    input_t, _ = _tile_transforms(x.dtype, x.device)
-    return (input_t @ tiles.T).view(SPAN * SPAN, batch * rows * cols, channels)
+    return (INPUT_2D.to(x) @ tiles.T).view(SPAN * SPAN, batch * rows * cols, channels)
 
 
 def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
@@ -65,8 +61,7 @@ def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
     rows, cols = -(-height // TILE), -(-width // TILE)
     products = torch.bmm(_frequencies(x, rows, cols), weight_t)  # [36, tiles, C_out]
     out_channels = products.shape[2]
-    _, output_t = _tile_transforms(x.dtype, x.device)
-    out = (output_t @ products.view(SPAN * SPAN, -1)).view(TILE, TILE, batch, rows, cols, out_channels)
+    out = (OUTPUT_2D.to(x) @ products.view(SPAN * SPAN, -1)).view(TILE, TILE, batch, rows, cols, out_channels)
     out = out.permute(2, 3, 0, 4, 1, 5).reshape(batch, TILE * rows, TILE * cols, out_channels)[:, :height, :width]
     result = torch.empty((batch, out_channels, height, width), dtype=x.dtype, device=x.device,
                          memory_format=torch.channels_last)
@@ -113,6 +108,7 @@ class WinogradConvs:
     def __init__(self) -> None:
         self.cache: dict[int, tuple[tuple, tuple[Tensor, Tensor]]] = {}
 
+    @torch.compiler.disable  # its guards (weight versions, map sizes) would recompile the VGG runner per layer
     def __call__(self, conv: nn.Conv2d, x: Tensor) -> Tensor:
         if not winograd_pays(conv, x):
             return conv(x)

@@ -22,7 +22,9 @@ def test_both_modes_are_equal_and_a_speedup_is_reported(tmp_path, capsys):
     assert report['speedup'] > 0 and report['equal_math']
     assert {'generator fwd', 'VGG fwd + feature losses', 'optimiser G'} <= report['breakdown_ms']['fast'].keys()
     assert len(report['timing']['reference']['samples_ms']) == 2
-    assert 'speed-up (reference / fast median, same run, equal math)' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert 'speed-up (reference / fast median, same run, equal math)' in printed
+    assert report['fast_winograd'] is True and '(Winograd VGG convolutions on)' in printed  # auto on the CPU
 
 
 def test_a_fast_step_that_changes_the_math_gets_no_speedup(tmp_path, monkeypatch, capsys):
@@ -41,6 +43,7 @@ def test_amp_mode_reports_its_deviation_and_is_not_called_equal_math(tmp_path):
     report = json.loads(out.read_text())
     assert 'amp' in report['equality']['checks'] and report['equality']['checks']['float64']['equal']
     assert report['equal_math'] is False and report['speedup'] > 0
+    assert report['fast_winograd'] is False  # auto leaves AMP direct
 
 
 def test_single_mode_times_without_comparing(tmp_path):
