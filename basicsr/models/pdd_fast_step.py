@@ -19,9 +19,11 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 
 from basicsr.losses.shared_vgg import FeatureBank, FeatureDict, FeatureNeed, SharedVGGPasses, vgg_features
 from basicsr.models.srgan_model import set_requires_grad
+from basicsr.utils.logger import get_root_logger
 from basicsr.utils.part_timer import NO_TIMER
-from basicsr.utils.precision_util import (PerfOptions, autocast, check_device_support, compile_in_place, grad_scaler,
-                                          no_grad_context, to_memory_format, winograd_active)
+from basicsr.utils.precision_util import (BOOL_SWITCHES, PerfOptions, autocast, check_device_support,
+                                          compile_in_place, grad_scaler, no_grad_context, to_memory_format,
+                                          winograd_active)
 from basicsr.utils.winograd_conv import WinogradConvs
 
 # Part names of the benchmark's breakdown, shared with the reference step.
@@ -72,14 +74,24 @@ class PDDFastStep:
         for loss in feature_losses:
             to_memory_format(loss.vgg, perf)
         to_memory_format(model.generalist, perf)
-        runner = vgg_features
-        if winograd_active(perf, model.device):
-            runner = partial(vgg_features, convolve=WinogradConvs())
+        self.winograd = winograd_active(perf, model.device)
+        runner = partial(vgg_features, convolve=WinogradConvs()) if self.winograd else vgg_features
         runner = torch.compile(runner) if perf.compile else runner
         self.vgg_passes = SharedVGGPasses([loss.vgg for loss in feature_losses], share=perf.shared_vgg, runner=runner)
         for net in (model.net_g, model.generalist):
             compile_in_place(net, perf)
         self.ema_targets, self.ema_sources = self._ema_pairs()
+        get_root_logger().info(f'PDD fast step: {self.describe()}.')
+
+    def describe(self) -> str:
+        """The switches in force, `auto` ones resolved, for the training log."""
+        on = [name for name in BOOL_SWITCHES if getattr(self.perf, name)]
+        resolved = {'winograd': self.winograd, 'fuse_discriminator': self.fuse_discriminator}
+        on += [name for name, value in resolved.items() if value]
+        off = [name for name in (*BOOL_SWITCHES, *resolved) if name not in on]
+        extras = [f'amp {self.perf.amp}'] if self.perf.amp else []
+        extras += [f'compile {self.perf.compile}'] if self.perf.compile else []
+        return ', '.join([f"on: {' '.join(on) or '-'}", f"off: {' '.join(off) or '-'}", *extras])
 
     def _ema_pairs(self) -> tuple[list[Tensor], list[Tensor]]:
         """net_g_ema's parameters and net_g's, matched by name, for the multi-tensor EMA update."""

@@ -124,6 +124,8 @@ def test_winograd_auto_is_on_for_the_cpu_and_off_when_switched_off(tmp_path, vgg
     off = pdd_model(tmp_path, vgg_file, {'winograd': False})
     assert isinstance(auto.fast_step.vgg_passes.runner.keywords['convolve'], WinogradConvs)
     assert off.fast_step.vgg_passes.runner is vgg_features
+    assert 'winograd' in auto.fast_step.describe().split('off:')[0]
+    assert 'winograd' in off.fast_step.describe().split('off:')[1]
 
 
 def test_all_switches_off_runs_the_plain_step(tmp_path, vgg_file):
