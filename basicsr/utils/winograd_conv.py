@@ -73,8 +73,8 @@ def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
 
 
 class _WinogradConv3x3(torch.autograd.Function):
-    """Gradient to the input only (frozen weights): the transposed convolution, i.e. Winograd with the flipped,
-    transposed kernel. No intermediate is kept for the backward pass."""
+    """Gradient to the input only (frozen weight and bias): the transposed convolution, i.e. Winograd with the
+    flipped, transposed kernel. No intermediate is kept for the backward pass; first-order gradients only."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight_t: Tensor, bias: Optional[Tensor], transposed_t: Tensor) -> Tensor:
@@ -98,7 +98,8 @@ def winograd_pays(conv: nn.Conv2d, x: Tensor) -> bool:
     beat the direct one."""
     return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == 'zeros'
-            and not conv.weight.requires_grad and conv.in_channels >= MIN_IN_CHANNELS and min(x.shape[2:]) >= MIN_SIZE)
+            and not any(param.requires_grad for param in conv.parameters())
+            and conv.in_channels >= MIN_IN_CHANNELS and min(x.shape[2:]) >= MIN_SIZE)
 
 
 class WinogradConvs:

@@ -68,7 +68,7 @@ def test_fp32_error_on_a_vgg_layer_is_a_few_millionths():
     assert relative_error(WinogradConvs()(conv, x).double(), exact) < 1e-5
 
 
-@pytest.mark.parametrize('case', ['trained', 'stride 2', 'narrow', 'small map', '5x5'])
+@pytest.mark.parametrize('case', ['trained', 'trained bias', 'stride 2', 'narrow', 'small map', '5x5'])
 def test_convolutions_where_it_does_not_apply_or_pay_run_directly(winograd_calls, case):
     channels, size, kwargs = MIN_IN_CHANNELS, MIN_SIZE, {}
     if case == 'narrow':
@@ -80,6 +80,8 @@ def test_convolutions_where_it_does_not_apply_or_pay_run_directly(winograd_calls
     conv = frozen_conv(channels, 4, **kwargs)
     if case == 'trained':
         conv.requires_grad_(True)
+    if case == 'trained bias':
+        conv.bias.requires_grad_(True)
     if case == '5x5':
         conv = nn.Conv2d(channels, 4, 5, padding=2).requires_grad_(False)
     x = torch.randn(1, channels, size, size)
