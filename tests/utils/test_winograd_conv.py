@@ -111,3 +111,17 @@ def test_weights_first_transformed_under_inference_mode_serve_a_pass_with_gradie
     x = torch.randn(1, 4, 8, 8, requires_grad=True)
     convs(conv, x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_forced_winograd_on_cuda_matches_the_direct_convolution(small_thresholds):
+    conv = frozen_conv(8, 5).cuda()
+    x = torch.randn(2, 8, 19, 21, device='cuda', requires_grad=True)
+    direct_x = x.detach().clone().requires_grad_()
+    upstream = torch.randn(2, 5, 19, 21, device='cuda')
+    WinogradConvs()(conv, x).backward(upstream)
+    with torch.backends.cudnn.flags(allow_tf32=False):
+        F.conv2d(direct_x, conv.weight, conv.bias, padding=1).backward(upstream)
+        direct = F.conv2d(x.detach(), conv.weight, conv.bias, padding=1)
+    assert relative_error(WinogradConvs()(conv, x.detach()), direct) < 1e-5
+    assert relative_error(x.grad, direct_x.grad) < 1e-5
