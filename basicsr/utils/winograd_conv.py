@@ -61,15 +61,18 @@ def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
     rows, cols = -(-height // TILE), -(-width // TILE)
     products = torch.bmm(_frequencies(x, rows, cols), weight_t)  # [36, tiles, C_out]
     out_channels = products.shape[2]
-    out = (OUTPUT_2D.to(x) @ products.view(SPAN * SPAN, -1)).view(TILE, TILE, batch, rows, cols, out_channels)
-    out = out.permute(2, 3, 0, 4, 1, 5).reshape(batch, TILE * rows, TILE * cols, out_channels)[:, :height, :width]
-    result = torch.empty((batch, out_channels, height, width), dtype=x.dtype, device=x.device,
-                         memory_format=torch.channels_last)
+    tiles = (OUTPUT_2D.to(x) @ products.view(SPAN * SPAN, -1)).view(TILE, TILE, batch, rows, cols, out_channels)
+    tiles = tiles.permute(2, 3, 0, 4, 1, 5)  # [N, rows, 4, cols, 4, C_out]
+    out = torch.empty((batch, out_channels, TILE * rows, TILE * cols), dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last)
+    out_tiles = out.permute(0, 2, 3, 1).view(tiles.shape)
     if bias is None:
-        result.permute(0, 2, 3, 1).copy_(out)
+        out_tiles.copy_(tiles)
     else:
-        torch.add(out, bias, out=result.permute(0, 2, 3, 1))
-    return result
+        torch.add(tiles, bias, out=out_tiles)
+    if out.shape[2:] == x.shape[2:]:
+        return out
+    return out[:, :, :height, :width].contiguous(memory_format=torch.channels_last)
 
 
 class _WinogradConv3x3(torch.autograd.Function):
