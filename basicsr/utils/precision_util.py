@@ -57,8 +57,7 @@ class PerfOptions:
 
 EXACT_PERF = PerfOptions()
 PERF_OFF = PerfOptions(shared_vgg=False, inference_mode=False, channels_last=False, fused_optimizer=False,
-                       foreach_ema=False, set_to_none=False, fuse_discriminator=False,
-                       winograd=False)
+                       foreach_ema=False, set_to_none=False, fuse_discriminator=False, winograd=False)
 BOOL_SWITCHES = ('shared_vgg', 'inference_mode', 'channels_last', 'fused_optimizer', 'foreach_ema', 'set_to_none')
 
 
