@@ -18,25 +18,14 @@ from torch import Tensor, nn
 
 TILE = 4  # output tile side
 SPAN = TILE + 2  # input tile side for a 3x3 kernel
-# The F(4, 3) matrices in Lavin & Gray's form: output = A^T [(G g G^T) * (B^T d B)] A.
-_INPUT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
-          (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1))
+# The kernel transform G of F(4, 3) in Lavin & Gray's form: output = A^T [(G g G^T) * (B^T d B)] A. B^T and A^T are
+# applied separably, one tile axis at a time, by `_input_transform_1d` and `_output_transform_1d`.
 _KERNEL = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
            (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
-_OUTPUT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
-# Measured crossovers on 2 Zen 4 cores at VGG19's shapes (docs/performance.md): narrower layers lose to the tile
-# transforms; on 8x8 maps the channel products are too small to gain much for 4x the weight memory.
-MIN_IN_CHANNELS = 256
-MIN_SIZE = 16
-
-
-def _kron_square(rows: tuple) -> Tensor:
-    matrix = torch.tensor(rows, dtype=torch.float64)
-    return torch.kron(matrix, matrix)
-
-
-# The 2-D transforms as Kronecker products of the 1-D ones: input 36 x 36 on flattened 6x6 tiles, output 16 x 36.
-INPUT_2D, OUTPUT_2D = _kron_square(_INPUT), _kron_square(_OUTPUT)
+# Measured crossovers on 2 Zen 4 cores at VGG19's shapes (docs/performance.md): the channel products grow with
+# C_in * C_out per pixel, the tile transforms with C_in + C_out, so narrow layers (VGG19's conv1_2 to conv2_2) lose.
+MIN_CHANNEL_PRODUCT = 128 * 256
+MIN_SIZE = 8
 
 
 def transform_weight(weight: Tensor) -> Tensor:
@@ -46,13 +35,43 @@ def transform_weight(weight: Tensor) -> Tensor:
     return transformed.reshape(SPAN * SPAN, weight.shape[1], weight.shape[0]).contiguous()
 
 
+def _input_transform_1d(taps: list[Tensor], out: Tensor) -> None:
+    """out[a] = sum_k B^T[a, k] taps[k] for the six taps of one tile axis, B^T = [[4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]];
+    rows 1-4 share their partial sums. Elementwise passes over whole tensors: no tile gather, no dense 36 x 36."""
+    d0, d1, d2, d3, d4, d5 = taps
+    even, odd = torch.add(d4, d2, alpha=-4), torch.add(d3, d1, alpha=-4)
+    torch.add(even, odd, out=out[1])
+    torch.sub(even, odd, out=out[2])
+    even, odd = torch.sub(d4, d2), torch.sub(d3, d1)
+    torch.add(even, odd, alpha=2, out=out[3])
+    torch.add(even, odd, alpha=-2, out=out[4])
+    torch.add(d4, d0, alpha=4, out=out[0]).add_(d2, alpha=-5)
+    torch.add(d5, d1, alpha=4, out=out[5]).add_(d3, alpha=-5)
+
+
+def _output_transform_1d(products: Tensor, out: Tensor) -> None:
+    """out[i] = sum_a A^T[i, a] products[a] along one tile axis, A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0],
+    [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], sharing the sums and differences of frequencies 1, 2 and 3, 4."""
+    m0, m1, m2, m3, m4, m5 = products
+    sum12, diff12, sum34, diff34 = torch.add(m1, m2), torch.sub(m1, m2), torch.add(m3, m4), torch.sub(m3, m4)
+    torch.add(sum12, sum34, out=out[0]).add_(m0)
+    torch.add(diff12, diff34, alpha=2, out=out[1])
+    torch.add(sum12, sum34, alpha=4, out=out[2])
+    torch.add(diff12, diff34, alpha=8, out=out[3]).add_(m5)
+
+
 def _frequencies(x: Tensor, rows: int, cols: int) -> Tensor:
-    """Overlapping 6x6 tiles (stride 4) of the zero-padded NCHW input in the Winograd domain: [36, tiles, C_in]."""
+    """Overlapping 6x6 tiles (stride 4) of the zero-padded NCHW input in the Winograd domain: [36, tiles, C_in].
+    The taps of one tile axis are stride-4 views of the padded map, so each pass reads whole channel rows."""
     batch, channels, height, width = x.shape
     padded = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, 1 + TILE * cols - width, 1, 1 + TILE * rows - height))
-    tiles = padded.unfold(1, SPAN, TILE).unfold(2, SPAN, TILE)  # [N, rows, cols, C, 6, 6]
-    tiles = tiles.reshape(batch * rows * cols * channels, SPAN * SPAN)
-    return (INPUT_2D.to(x) @ tiles.T).view(SPAN * SPAN, batch * rows * cols, channels)
+    along_rows = padded.new_empty(SPAN, batch, rows, padded.shape[2], channels)
+    _input_transform_1d([padded[:, k:k + TILE * rows:TILE] for k in range(SPAN)], along_rows)
+    frequencies = padded.new_empty(SPAN, SPAN, batch, rows, cols, channels)
+    _input_transform_1d([along_rows[:, :, :, k:k + TILE * cols:TILE] for k in range(SPAN)],
+                        frequencies.transpose(0, 1))
+    return frequencies.view(SPAN * SPAN, batch * rows * cols, channels)
 
 
 def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
@@ -61,39 +80,35 @@ def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
     rows, cols = -(-height // TILE), -(-width // TILE)
     products = torch.bmm(_frequencies(x, rows, cols), weight_t)  # [36, tiles, C_out]
     out_channels = products.shape[2]
-    tiles = (OUTPUT_2D.to(x) @ products.view(SPAN * SPAN, -1)).view(TILE, TILE, batch, rows, cols, out_channels)
-    tiles = tiles.permute(2, 3, 0, 4, 1, 5)  # [N, rows, 4, cols, 4, C_out]
+    products = products.view(SPAN, SPAN, batch, rows, cols, out_channels)
+    along_cols = products.new_empty(SPAN, TILE, batch, rows, cols, out_channels)
+    _output_transform_1d(products.transpose(0, 1), along_cols.transpose(0, 1))
     out = torch.empty((batch, out_channels, TILE * rows, TILE * cols), dtype=x.dtype, device=x.device,
                       memory_format=torch.channels_last)
-    out_tiles = out.permute(0, 2, 3, 1).view(tiles.shape)
-    if bias is None:
-        out_tiles.copy_(tiles)
-    else:
-        torch.add(tiles, bias, out=out_tiles)
+    tiles = out.permute(0, 2, 3, 1).view(batch, rows, TILE, cols, TILE, out_channels)
+    _output_transform_1d(along_cols, tiles.permute(2, 4, 0, 1, 3, 5))  # [row in tile, col in tile, N, r, c, C]
+    if bias is not None:
+        out.add_(bias.view(1, -1, 1, 1))
     if out.shape[2:] == x.shape[2:]:
         return out
     return out[:, :, :height, :width].contiguous(memory_format=torch.channels_last)
 
 
 class _WinogradConv3x3(torch.autograd.Function):
-    """Gradient to the input only (frozen weight and bias): the transposed convolution, i.e. Winograd with the
-    flipped, transposed kernel. No intermediate is kept for the backward pass; first-order gradients only."""
+    """Gradient to the input only (frozen weight and bias): the transposed convolution, i.e. the correlation with
+    the flipped kernel, channels swapped, computed as the flipped correlation of the flipped gradient. It reuses the
+    forward's transformed kernel (channels swapped by a view) and keeps no intermediate; first-order only."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight_t: Tensor, bias: Optional[Tensor], transposed_t: Tensor) -> Tensor:
-        ctx.save_for_backward(transposed_t)
+    def forward(ctx, x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
+        ctx.save_for_backward(weight_t)
         return _convolve(x, weight_t, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None]:
-        (transposed_t,) = ctx.saved_tensors
-        return _convolve(grad, transposed_t, None), None, None, None
-
-
-def transposed_kernel(weight: Tensor) -> Tensor:
-    """The kernel whose stride-1 convolution is the transposed convolution with `weight` (the input gradient)."""
-    return weight.transpose(0, 1).flip(2, 3)
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        (weight_t,) = ctx.saved_tensors
+        return _convolve(grad.flip(2, 3), weight_t.transpose(1, 2), None).flip(2, 3), None, None
 
 
 def winograd_pays(conv: nn.Conv2d, x: Tensor) -> bool:
@@ -102,7 +117,7 @@ def winograd_pays(conv: nn.Conv2d, x: Tensor) -> bool:
     return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == 'zeros'
             and not any(param.requires_grad for param in conv.parameters())
-            and conv.in_channels >= MIN_IN_CHANNELS and min(x.shape[2:]) >= MIN_SIZE)
+            and conv.in_channels * conv.out_channels >= MIN_CHANNEL_PRODUCT and min(x.shape[2:]) >= MIN_SIZE)
 
 
 class WinogradConvs:
@@ -110,22 +125,21 @@ class WinogradConvs:
     directly. Transformed weights are cached and recomputed when the weight tensor changes (e.g. a loaded file)."""
 
     def __init__(self) -> None:
-        self.cache: dict[int, tuple[tuple, tuple[Tensor, Tensor]]] = {}
+        self.cache: dict[int, tuple[tuple, Tensor]] = {}
 
     @torch.compiler.disable  # its guards (weight versions, map sizes) would recompile the VGG runner per layer
     def __call__(self, conv: nn.Conv2d, x: Tensor) -> Tensor:
         if not winograd_pays(conv, x):
             return conv(x)
-        kernel_t, transposed_t = self.transformed(conv)
-        return _WinogradConv3x3.apply(x, kernel_t, conv.bias, transposed_t)
+        return _WinogradConv3x3.apply(x, self.transformed(conv), conv.bias)
 
-    def transformed(self, conv: nn.Conv2d) -> tuple[Tensor, Tensor]:
-        """The kernel and the transposed kernel in the Winograd domain, transformed once per weight tensor version."""
+    def transformed(self, conv: nn.Conv2d) -> Tensor:
+        """The kernel in the Winograd domain, transformed once per weight tensor version."""
         weight = conv.weight
         key = (weight._version, weight.data_ptr(), weight.dtype)
         cached = self.cache.get(id(conv))
         if cached is None or cached[0] != key:
             with torch.inference_mode(False), torch.no_grad():  # a cached inference tensor could not enter a graph
-                cached = (key, (transform_weight(weight), transform_weight(transposed_kernel(weight))))
+                cached = (key, transform_weight(weight))
             self.cache[id(conv)] = cached
         return cached[1]

@@ -5,7 +5,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils import winograd_conv
-from basicsr.utils.winograd_conv import MIN_IN_CHANNELS, MIN_SIZE, WinogradConvs, winograd_pays
+from basicsr.utils.winograd_conv import MIN_CHANNEL_PRODUCT, MIN_SIZE, WinogradConvs, winograd_pays
+
+WIDE = (128, MIN_CHANNEL_PRODUCT // 128)  # (C_in, C_out) of the narrowest convolution that takes the Winograd path
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def winograd_calls(monkeypatch) -> list:
 @pytest.fixture
 def small_thresholds(monkeypatch) -> None:
     """Let narrow convolutions on small maps take the Winograd path, so float64 checks stay fast."""
-    monkeypatch.setattr(winograd_conv, 'MIN_IN_CHANNELS', 1)
+    monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT', 1)
     monkeypatch.setattr(winograd_conv, 'MIN_SIZE', 1)
 
 
@@ -60,30 +62,36 @@ def test_output_and_input_gradient_equal_the_direct_convolution_in_float64(small
     assert relative_error(x.grad, direct_x.grad) < 1e-13
 
 
-def test_fp32_error_on_a_vgg_layer_is_a_few_millionths():
-    conv = frozen_conv(MIN_IN_CHANNELS, MIN_IN_CHANNELS)
-    x = torch.randn(1, MIN_IN_CHANNELS, MIN_SIZE, MIN_SIZE).contiguous(memory_format=torch.channels_last)
-    exact = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
+def test_fp32_error_on_a_vgg_layer_and_its_input_gradient_is_a_few_millionths():
+    conv = frozen_conv(*WIDE)
+    x = torch.randn(1, WIDE[0], MIN_SIZE, MIN_SIZE).contiguous(memory_format=torch.channels_last).requires_grad_()
+    upstream = torch.randn(1, WIDE[1], MIN_SIZE, MIN_SIZE)
+    exact_x = x.detach().double().requires_grad_()
+    exact = F.conv2d(exact_x, conv.weight.double(), conv.bias.double(), padding=1)
+    exact.backward(upstream.double())
     assert winograd_pays(conv, x)
-    assert relative_error(WinogradConvs()(conv, x).double(), exact) < 1e-5
+    out = WinogradConvs()(conv, x)
+    out.backward(upstream)
+    assert relative_error(out.double(), exact) < 1e-5
+    assert relative_error(x.grad.double(), exact_x.grad) < 1e-5
 
 
 @pytest.mark.parametrize('case', ['trained', 'trained bias', 'stride 2', 'narrow', 'small map', '5x5'])
 def test_convolutions_where_it_does_not_apply_or_pay_run_directly(winograd_calls, case):
-    channels, size, kwargs = MIN_IN_CHANNELS, MIN_SIZE, {}
+    (channels, out_channels), size, kwargs = WIDE, MIN_SIZE, {}
     if case == 'narrow':
-        channels = MIN_IN_CHANNELS // 2
+        out_channels //= 2
     if case == 'small map':
         size = MIN_SIZE // 2
     if case == 'stride 2':
         kwargs = {'stride': 2}
-    conv = frozen_conv(channels, 4, **kwargs)
+    conv = frozen_conv(channels, out_channels, **kwargs)
     if case == 'trained':
         conv.requires_grad_(True)
     if case == 'trained bias':
         conv.bias.requires_grad_(True)
     if case == '5x5':
-        conv = nn.Conv2d(channels, 4, 5, padding=2).requires_grad_(False)
+        conv = nn.Conv2d(channels, out_channels, 5, padding=2).requires_grad_(False)
     x = torch.randn(1, channels, size, size)
     assert torch.equal(WinogradConvs()(conv, x), conv(x))
     assert winograd_calls == []
