@@ -138,8 +138,14 @@ class WeightedWvtLoss(nn.Module):
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Gram matrix of (n, c, h, w) features, (n, c, c), normalised by c*h*w as in BasicSR's style loss."""
+    """Gram matrix of (n, c, h, w) features, (n, c, c), normalised by c*h*w as in BasicSR's style loss.
+
+    Channels-last features are read as (n, h*w, c) views, so neither they nor their gradient are copied to NCHW.
+    """
     n, c, h, w = features.shape
+    if features.is_contiguous(memory_format=torch.channels_last):
+        pixels = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        return pixels.transpose(1, 2).bmm(pixels) / (c * h * w)
     flat = features.reshape(n, c, h * w)
     return flat.bmm(flat.transpose(1, 2)) / (c * h * w)
 

@@ -79,6 +79,8 @@ def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
     batch, _, height, width = x.shape
     rows, cols = -(-height // TILE), -(-width // TILE)
     products = torch.bmm(_frequencies(x, rows, cols), weight_t)  # [36, tiles, C_out]
+    if bias is not None:  # A^T's column 1 is all ones, so frequency (1, 1) reaches every output pixel with weight 1
+        products[SPAN + 1].add_(bias)
     out_channels = products.shape[2]
     products = products.view(SPAN, SPAN, batch, rows, cols, out_channels)
     along_cols = products.new_empty(SPAN, TILE, batch, rows, cols, out_channels)
@@ -87,8 +89,6 @@ def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
                       memory_format=torch.channels_last)
     tiles = out.permute(0, 2, 3, 1).view(batch, rows, TILE, cols, TILE, out_channels)
     _output_transform_1d(along_cols, tiles.permute(2, 4, 0, 1, 3, 5))  # [row in tile, col in tile, N, r, c, C]
-    if bias is not None:
-        out.add_(bias.view(1, -1, 1, 1))
     if out.shape[2:] == x.shape[2:]:
         return out
     return out[:, :, :height, :width].contiguous(memory_format=torch.channels_last)
