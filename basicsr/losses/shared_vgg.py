@@ -19,6 +19,30 @@ FeatureDict = dict[str, Tensor]
 Convolve = Callable[[nn.Conv2d, Tensor], Tensor]
 
 
+class _SplitKeepingLayout(torch.autograd.Function):
+    """`tensor.split(sizes)` whose backward assembles the gradient in the tensor's own memory format. Reductions
+    hand losses NCHW gradients; assembled as NCHW they reach channels-last convolutions, which convert them again."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, sizes: list[int]) -> tuple[Tensor, ...]:
+        channels_last = tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last)
+        ctx.sizes, ctx.shape = sizes, tensor.shape
+        ctx.layout = torch.channels_last if channels_last else torch.contiguous_format
+        ctx.set_materialize_grads(False)  # a chunk no loss used stays None: zero-filled below, no zero tensor made
+        return tensor.split(sizes)
+
+    @staticmethod
+    def backward(ctx, *grads: Optional[Tensor]) -> tuple[Tensor, None]:
+        reference = next(grad for grad in grads if grad is not None)
+        whole = torch.empty(ctx.shape, dtype=reference.dtype, device=reference.device, memory_format=ctx.layout)
+        for chunk, grad in zip(whole.split(ctx.sizes), grads):
+            if grad is None:
+                chunk.zero_()
+            else:
+                chunk.copy_(grad)
+        return whole, None
+
+
 @dataclass(frozen=True)
 class FeatureNeed:
     """A loss needs `layers` of `extractor` on the image named `image`, with gradients when `grad`."""
@@ -143,7 +167,8 @@ class SharedVGGPasses:
             tensors = [image for _, image in batch]
             features = self.runner(extractor, tensors[0] if len(tensors) == 1 else torch.cat(tensors), layers)
             sizes = [image.shape[0] for image in tensors]
-            split = {layer: feature.split(sizes) for layer, feature in features.items()}
+            split = {layer: _SplitKeepingLayout.apply(feature, sizes) if feature.requires_grad else feature.split(sizes)
+                     for layer, feature in features.items()}
             result.update({name: {layer: split[layer][index] for layer in layers}
                            for index, (name, _) in enumerate(batch)})
         return result

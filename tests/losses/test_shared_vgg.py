@@ -74,3 +74,24 @@ def test_a_need_on_an_unknown_extractor_is_refused():
     known, unknown = extractor(['conv1_1']), extractor(['conv1_1'])
     with pytest.raises(KeyError, match='not built with'):
         SharedVGGPasses([known]).run([FeatureNeed(unknown, ('conv1_1',), 'x', False)], {'x': torch.rand(1, 3, 8, 8)})
+
+
+def test_feature_gradients_reach_a_channels_last_vgg_in_channels_last_and_unchanged():
+    vgg = extractor(['conv1_2']).to(memory_format=torch.channels_last)
+    grads = []
+
+    def record_gradient(module, args, out) -> None:
+        if out.requires_grad:
+            out.register_hook(grads.append)
+
+    vgg.vgg_net.conv1_2.register_forward_hook(record_gradient)
+    images = {name: torch.rand(1, 3, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+              for name in ('used', 'unused')}
+    needs = [FeatureNeed(vgg, ('conv1_2',), name, True) for name in images]
+    bank = SharedVGGPasses([vgg]).run(needs, images)
+    bank.get(vgg, 'used')['conv1_2'].abs().mean().backward()  # a mean hands back an NCHW gradient
+    assert grads[0].is_contiguous(memory_format=torch.channels_last)
+    alone = images['used'].detach().clone().requires_grad_()
+    vgg(alone)['conv1_2'].abs().mean().backward()
+    assert torch.allclose(images['used'].grad, alone.grad, atol=1e-6)
+    assert not images['unused'].grad.any()
