@@ -7,14 +7,19 @@ channel pair and tile instead of 144. In exact arithmetic the result is identica
 fp32 its rounding error is a few 1e-6 relative (direct: below 1e-6), in float64 1e-15.
 
 On a CPU that already runs direct convolutions near its FMA peak this is the only way to do less work for the same
-result. It pays off for wide layers, where the channel products dominate the tile transforms (VGG19 from conv3_2
-on); narrow layers at large resolution lose. On CUDA, cuDNN picks Winograd itself where it helps.
+result. It pays off for wide layers, where the channel products dominate the tile transforms; narrow layers at large
+resolution lose. The transforms are memory traffic: the compiled ones (`winograd_kernels`, built on first use) read
+and write each tile once, the PyTorch-op fallback takes ~12 passes, so the crossover depends on which is available.
+On CUDA, cuDNN picks Winograd itself where it helps.
 """
+from types import ModuleType
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from basicsr.utils.winograd_kernels import compiled_transforms
 
 TILE = 4  # output tile side
 SPAN = TILE + 2  # input tile side for a 3x3 kernel
@@ -23,9 +28,12 @@ SPAN = TILE + 2  # input tile side for a 3x3 kernel
 _KERNEL = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
            (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
 # Measured crossovers on 2 Zen 4 cores at VGG19's shapes (docs/performance.md): the channel products grow with
-# C_in * C_out per pixel, the tile transforms with C_in + C_out, so narrow layers (VGG19's conv1_2 to conv2_2) lose.
-MIN_CHANNEL_PRODUCT = 128 * 256
+# C_in * C_out per pixel, the tile transforms with C_in + C_out, so narrow layers lose: with the compiled transforms
+# from conv2_1 (64 -> 128 channels) on, with the slower PyTorch-op transforms from conv3_1 (128 -> 256) on.
+MIN_CHANNEL_PRODUCT = 64 * 128
+MIN_CHANNEL_PRODUCT_TORCH_OPS = 128 * 256
 MIN_SIZE = 8
+KERNEL_DTYPES = (torch.float32, torch.float64)
 
 
 def transform_weight(weight: Tensor) -> Tensor:
@@ -76,7 +84,11 @@ def _frequencies(x: Tensor, rows: int, cols: int) -> Tensor:
 
 def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
     """The Winograd convolution itself, outside autograd; NCHW in, NCHW out in channels_last memory."""
+    kernels = _kernels_for(x)
     batch, _, height, width = x.shape
+    if kernels is not None:
+        products = torch.bmm(kernels.input_transform(x.permute(0, 2, 3, 1).contiguous()), weight_t)
+        return kernels.output_transform(products, bias, batch, height, width)
     rows, cols = -(-height // TILE), -(-width // TILE)
     products = torch.bmm(_frequencies(x, rows, cols), weight_t)  # [36, tiles, C_out]
     if bias is not None:  # A^T's column 1 is all ones, so frequency (1, 1) reaches every output pixel with weight 1
@@ -111,13 +123,25 @@ class _WinogradConv3x3(torch.autograd.Function):
         return _convolve(grad.flip(2, 3), weight_t.transpose(1, 2), None).flip(2, 3), None, None
 
 
+def _kernels_for(x: Tensor) -> Optional[ModuleType]:
+    """The compiled transforms when they can take `x` (a float32/float64 CPU tensor) and were built."""
+    if x.device.type != 'cpu' or x.dtype not in KERNEL_DTYPES:
+        return None
+    return compiled_transforms()
+
+
 def winograd_pays(conv: nn.Conv2d, x: Tensor) -> bool:
     """A frozen plain 3x3, stride-1, padding-1 convolution, wide enough (and on a large enough map) for Winograd to
     beat the direct one."""
     return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == 'zeros'
             and not any(param.requires_grad for param in conv.parameters())
-            and conv.in_channels * conv.out_channels >= MIN_CHANNEL_PRODUCT and min(x.shape[2:]) >= MIN_SIZE)
+            and conv.in_channels * conv.out_channels >= min_channel_product(x) and min(x.shape[2:]) >= MIN_SIZE)
+
+
+def min_channel_product(x: Tensor) -> int:
+    """The narrowest layer (C_in * C_out) where Winograd beats the direct convolution for inputs like `x`."""
+    return MIN_CHANNEL_PRODUCT if _kernels_for(x) is not None else MIN_CHANNEL_PRODUCT_TORCH_OPS
 
 
 class WinogradConvs:

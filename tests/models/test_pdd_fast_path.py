@@ -109,6 +109,7 @@ def test_winograd_vgg_passes_give_the_authors_losses_and_gradients(tmp_path, vgg
     """Thresholds lowered so that the tiny VGG's convolutions take the Winograd path (the paper's VGG19 does so
     from conv3_2 on)."""
     monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT', 1)
+    monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT_TORCH_OPS', 1)
     monkeypatch.setattr(winograd_conv, 'MIN_SIZE', 1)
     calls = []
     convolve = winograd_conv._convolve

@@ -5,9 +5,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils import winograd_conv
-from basicsr.utils.winograd_conv import MIN_CHANNEL_PRODUCT, MIN_SIZE, WinogradConvs, winograd_pays
+from basicsr.utils.winograd_conv import MIN_SIZE, WinogradConvs, min_channel_product, winograd_pays
+from basicsr.utils.winograd_kernels import compiled_transforms
 
-WIDE = (128, MIN_CHANNEL_PRODUCT // 128)  # (C_in, C_out) of the narrowest convolution that takes the Winograd path
+
+def wide() -> tuple[int, int]:
+    """(C_in, C_out) of the narrowest convolution that takes the Winograd path with the transforms in use."""
+    return 128, min_channel_product(torch.empty(0)) // 128
+
+
+@pytest.fixture(params=['compiled', 'pytorch ops'])
+def transforms(request, monkeypatch) -> str:
+    """Run a test with the compiled tile transforms and again with the PyTorch-op ones."""
+    if request.param == 'pytorch ops':
+        monkeypatch.setattr(winograd_conv, 'compiled_transforms', lambda: None)
+    elif compiled_transforms() is None:
+        pytest.skip('the compiled Winograd transforms could not be built on this machine (see the logged reason)')
+    return request.param
 
 
 @pytest.fixture
@@ -28,6 +42,7 @@ def winograd_calls(monkeypatch) -> list:
 def small_thresholds(monkeypatch) -> None:
     """Let narrow convolutions on small maps take the Winograd path, so float64 checks stay fast."""
     monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT', 1)
+    monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT_TORCH_OPS', 1)
     monkeypatch.setattr(winograd_conv, 'MIN_SIZE', 1)
 
 
@@ -47,7 +62,7 @@ def relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
 @pytest.mark.parametrize('size', [(16, 16), (17, 23), (1, 5)], ids=['tiled', 'ragged', 'thin'])
 @pytest.mark.parametrize('bias', [True, False], ids=['bias', 'no-bias'])
 def test_output_and_input_gradient_equal_the_direct_convolution_in_float64(small_thresholds, winograd_calls, size,
-                                                                             bias):
+                                                                             bias, transforms):
     conv = frozen_conv(6, 5, bias=bias).double()
     x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
     direct_x = x.detach().clone().requires_grad_()
@@ -62,10 +77,12 @@ def test_output_and_input_gradient_equal_the_direct_convolution_in_float64(small
     assert relative_error(x.grad, direct_x.grad) < 1e-13
 
 
-def test_fp32_error_on_a_vgg_layer_and_its_input_gradient_is_a_few_millionths():
-    conv = frozen_conv(*WIDE)
-    x = torch.randn(1, WIDE[0], MIN_SIZE, MIN_SIZE).contiguous(memory_format=torch.channels_last).requires_grad_()
-    upstream = torch.randn(1, WIDE[1], MIN_SIZE, MIN_SIZE)
+def test_fp32_error_on_a_vgg_layer_and_its_input_gradient_is_a_few_millionths(transforms):
+    in_channels, out_channels = wide()
+    conv = frozen_conv(in_channels, out_channels)
+    x = torch.randn(1, in_channels, MIN_SIZE, MIN_SIZE + 3).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    upstream = torch.randn(1, out_channels, MIN_SIZE, MIN_SIZE + 3)
     exact_x = x.detach().double().requires_grad_()
     exact = F.conv2d(exact_x, conv.weight.double(), conv.bias.double(), padding=1)
     exact.backward(upstream.double())
@@ -78,7 +95,7 @@ def test_fp32_error_on_a_vgg_layer_and_its_input_gradient_is_a_few_millionths():
 
 @pytest.mark.parametrize('case', ['trained', 'trained bias', 'stride 2', 'narrow', 'small map', '5x5'])
 def test_convolutions_where_it_does_not_apply_or_pay_run_directly(winograd_calls, case):
-    (channels, out_channels), size, kwargs = WIDE, MIN_SIZE, {}
+    (channels, out_channels), size, kwargs = wide(), MIN_SIZE, {}
     if case == 'narrow':
         out_channels //= 2
     if case == 'small map':
