@@ -107,7 +107,7 @@ def test_switches_off_show_in_the_model(tmp_path, vgg_file):
 @pytest.mark.parametrize('float64', [True, False], ids=['float64', 'fp32'])
 def test_winograd_vgg_passes_give_the_authors_losses_and_gradients(tmp_path, vgg_file, monkeypatch, float64):
     """Thresholds lowered so that the tiny VGG's convolutions take the Winograd path (the paper's VGG19 does so
-    from conv3_2 on)."""
+    from conv2_1 on)."""
     monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT', 1)
     monkeypatch.setattr(winograd_conv, 'MIN_CHANNEL_PRODUCT_TORCH_OPS', 1)
     monkeypatch.setattr(winograd_conv, 'MIN_SIZE', 1)
