@@ -82,28 +82,37 @@ def _frequencies(x: Tensor, rows: int, cols: int) -> Tensor:
     return frequencies.view(SPAN * SPAN, batch * rows * cols, channels)
 
 
-def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
-    """The Winograd convolution itself, outside autograd; NCHW in, NCHW out in channels_last memory."""
-    kernels = _kernels_for(x)
-    batch, _, height, width = x.shape
-    if kernels is not None:
-        products = torch.bmm(kernels.input_transform(x.permute(0, 2, 3, 1).contiguous()), weight_t)
-        return kernels.output_transform(products, bias, batch, height, width)
-    rows, cols = -(-height // TILE), -(-width // TILE)
-    products = torch.bmm(_frequencies(x, rows, cols), weight_t)  # [36, tiles, C_out]
-    if bias is not None:  # A^T's column 1 is all ones, so frequency (1, 1) reaches every output pixel with weight 1
-        products[SPAN + 1].add_(bias)
-    out_channels = products.shape[2]
+def _pixels(products: Tensor, batch: int, height: int, width: int) -> Tensor:
+    """Products [36, tiles, C_out] back to the NCHW output (channels_last memory), ragged tiles cropped."""
+    rows, cols, out_channels = -(-height // TILE), -(-width // TILE), products.shape[2]
     products = products.view(SPAN, SPAN, batch, rows, cols, out_channels)
     along_cols = products.new_empty(SPAN, TILE, batch, rows, cols, out_channels)
     _output_transform_1d(products.transpose(0, 1), along_cols.transpose(0, 1))
-    out = torch.empty((batch, out_channels, TILE * rows, TILE * cols), dtype=x.dtype, device=x.device,
+    out = torch.empty((batch, out_channels, TILE * rows, TILE * cols), dtype=products.dtype, device=products.device,
                       memory_format=torch.channels_last)
     tiles = out.permute(0, 2, 3, 1).view(batch, rows, TILE, cols, TILE, out_channels)
     _output_transform_1d(along_cols, tiles.permute(2, 4, 0, 1, 3, 5))  # [row in tile, col in tile, N, r, c, C]
-    if out.shape[2:] == x.shape[2:]:
+    if out.shape[2:] == (height, width):
         return out
     return out[:, :, :height, :width].contiguous(memory_format=torch.channels_last)
+
+
+def _convolve_with_torch_ops(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """`_convolve` with the tile transforms as PyTorch ops (any device and dtype)."""
+    batch, _, height, width = x.shape
+    products = torch.bmm(_frequencies(x, -(-height // TILE), -(-width // TILE)), weight_t)  # [36, tiles, C_out]
+    if bias is not None:  # A^T's column 1 is all ones, so frequency (1, 1) reaches every output pixel with weight 1
+        products[SPAN + 1].add_(bias)
+    return _pixels(products, batch, height, width)
+
+
+def _convolve(x: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """The Winograd convolution itself, outside autograd; NCHW in, NCHW out in channels_last memory."""
+    kernels = _kernels_for(x)
+    if kernels is None:
+        return _convolve_with_torch_ops(x, weight_t, bias)
+    products = torch.bmm(kernels.input_transform(x.permute(0, 2, 3, 1).contiguous()), weight_t)
+    return kernels.output_transform(products, bias, x.shape[0], x.shape[2], x.shape[3])
 
 
 class _WinogradConv3x3(torch.autograd.Function):
