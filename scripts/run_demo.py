@@ -70,8 +70,17 @@ def run_groups(cfg: DemoConfig, state: StageState) -> None:
 
 
 def main(argv=None) -> None:
+    """Run the demo; while it runs SIGTERM exits (143) so that running stages stop with it. The previous handler
+    comes back afterwards: a caller's forked children (multiprocessing pools) must not inherit this one."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        run_demo(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_demo(argv=None) -> None:
     os.chdir(ROOT)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so running stages are stopped with the demo
     args = parse_args(argv)
     size = args.size or ('quick' if args.quick else 'full')
     out = args.out or ('experiments/demo_pretrain' if args.pretrain else 'experiments/demo')

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 from pathlib import Path
 
 import cv2
@@ -55,8 +56,10 @@ def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp('demo')
     args = ['--size', 'smoke', '--targets', 'camera', '--out', str(root / 'out'), '--data', str(root / 'data'),
             '--jobs', '2']
+    handler = signal.getsignal(signal.SIGTERM)
     run_demo.main(args)
     os.chdir(REPO)
+    assert signal.getsignal(signal.SIGTERM) is handler  # forked pools of later tests would inherit the demo's
     return root, args
 
 
