@@ -25,6 +25,7 @@ from basicsr.utils.precision_util import (BOOL_SWITCHES, PerfOptions, autocast, 
                                           compile_in_place, grad_scaler, no_grad_context, to_memory_format,
                                           winograd_active)
 from basicsr.utils.winograd_conv import WinogradConvs
+from basicsr.utils.winograd_kernels import compiled_transforms
 
 # Part names of the benchmark's breakdown, shared with the reference step.
 GENERALIST_FWD = 'generalist fwd'
@@ -75,6 +76,8 @@ class PDDFastStep:
             to_memory_format(loss.vgg, perf)
         to_memory_format(model.generalist, perf)
         self.winograd = winograd_active(perf, model.device)
+        if self.winograd and model.device.type == 'cpu':
+            compiled_transforms()  # the one-time build (or its fallback warning) before training, not in iteration 1
         runner = partial(vgg_features, convolve=WinogradConvs()) if self.winograd else vgg_features
         runner = torch.compile(runner) if perf.compile else runner
         self.vgg_passes = SharedVGGPasses([loss.vgg for loss in feature_losses], share=perf.shared_vgg, runner=runner)
