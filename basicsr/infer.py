@@ -19,9 +19,10 @@ import yaml  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from basicsr.utils.img_util import ImageDecodeError  # noqa: E402
-from basicsr.utils.inference_model import load_inference_network, network_block, network_scale  # noqa: E402
-from basicsr.utils.inference_util import (ALPHA_UPSAMPLERS, LoadedImage, Upscaler, list_images,  # noqa: E402
-                                          output_extension, read_image, write_image)
+from basicsr.utils.misc import list_images  # noqa: E402
+from basicsr.inference.network_loading import load_inference_network, network_block, network_scale  # noqa: E402
+from basicsr.inference.upscaler import (ALPHA_UPSAMPLERS, LoadedImage, Upscaler, output_extension,  # noqa: E402
+                                       read_image, write_image)
 
 
 def parse_key_values(items: Sequence[str]) -> dict:

@@ -15,11 +15,12 @@ import torch  # noqa: E402
 
 from basicsr.data import build_dataloader, build_dataset  # noqa: E402
 from basicsr.models import build_model  # noqa: E402
-from basicsr.utils.evaluation_util import metric_directions, prepare_metrics  # noqa: E402
+from basicsr.option_check import validate_options  # noqa: E402
+from basicsr.evaluation.folders import metric_directions, prepare_metrics  # noqa: E402
 from basicsr.utils.logger import get_env_info, get_root_logger  # noqa: E402
 from basicsr.utils.misc import get_time_str, make_exp_dirs  # noqa: E402
 from basicsr.utils.options import dict2str, parse_options  # noqa: E402
-from basicsr.utils.result_table import (dataset_summary_rows, markdown_table, metric_columns,  # noqa: E402
+from basicsr.evaluation.result_table import (dataset_summary_rows, markdown_table, metric_columns,  # noqa: E402
                                         write_test_results)
 
 
@@ -51,7 +52,7 @@ def report_results(opt: dict, records: list[dict]) -> str:
 
 def test_pipeline(root_path: str, argv: Optional[list[str]] = None) -> list[dict]:
     """Run the model over every test set; returns one record per set with its mean and per-image metrics."""
-    opt, _ = parse_options(root_path, is_train=False, argv=argv)
+    opt, _ = parse_options(root_path, is_train=False, argv=argv, validate=validate_options)
     torch.backends.cudnn.benchmark = True
     make_exp_dirs(opt)
     log_file = osp.join(opt['path']['log'], f"test_{opt['name']}_{get_time_str()}.log")

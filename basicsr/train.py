@@ -16,8 +16,9 @@ from basicsr.data import build_dataloader, build_dataset  # noqa: E402
 from basicsr.data.data_sampler import EnlargedSampler  # noqa: E402
 from basicsr.data.dataset_check import format_report, inspect_datasets, raise_on_errors  # noqa: E402
 from basicsr.data.train_stream import TrainStream  # noqa: E402
-from basicsr.models import build_model  # noqa: E402
+from basicsr.models import build_model, model_class  # noqa: E402
 from basicsr.models.nan_guard import NonFiniteLossError  # noqa: E402
+from basicsr.option_check import validate_options  # noqa: E402
 from basicsr.utils.logger import (AvgTimer, MessageLogger, get_env_info, get_root_logger, init_tb_logger,  # noqa: E402
                                   init_wandb_logger)
 from basicsr.utils.device_util import select_device  # noqa: E402
@@ -208,13 +209,14 @@ def check_data(opt: dict) -> None:
 
 def train_pipeline(root_path: str, argv: Optional[list[str]] = None):
     """Parse and validate options, set up data and model, resume if asked, and train; returns the trained model."""
-    opt, args = parse_options(root_path, is_train=True, argv=argv)
+    opt, args = parse_options(root_path, is_train=True, argv=argv, validate=validate_options)
     opt['root_path'] = root_path
     check_data(opt)
     torch.backends.cudnn.benchmark = True
-    resume_state = find_resume_state(opt, select_device(opt))
+    unsaved = model_class(opt).unsaved_networks(opt)
+    resume_state = find_resume_state(opt, select_device(opt), unsaved)
     if resume_state is not None:
-        apply_resume(opt, resume_state['iter'])
+        apply_resume(opt, resume_state['iter'], unsaved)
     logger, tb_logger = prepare_run(opt, args.opt, resume_state)
     set_random_seed(opt['manual_seed'] + opt['rank'])
     batches = TrainBatches(opt, resume_state['epoch'] if resume_state else 0)

@@ -16,7 +16,7 @@ except ImportError:
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from basicsr.data.dataset_scan import read_image_size  # noqa: E402
 from basicsr.utils.crop_grid import crop, crop_box, make_grid, zoom  # noqa: E402
-from basicsr.utils.evaluation_util import (EvaluationError, ImagePair, match_results, parse_named_path,  # noqa: E402
+from basicsr.evaluation.folders import (EvaluationError, ImagePair, match_results, parse_named_path,  # noqa: E402
                                            read_uint8, size_problems)
 from basicsr.utils.img_util import ImageDecodeError, imwrite  # noqa: E402
 

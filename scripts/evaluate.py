@@ -20,10 +20,10 @@ except ImportError:
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from tqdm import tqdm  # noqa: E402
 
-from basicsr.utils.evaluation_util import (EvaluationError, MethodResult, evaluate_method, match_results,  # noqa: E402
+from basicsr.evaluation.folders import (EvaluationError, MethodResult, evaluate_method, match_results,  # noqa: E402
                                            method_folder, metric_directions, metric_options, metrics_from_option_file,
                                            parse_named_path, prepare_metrics, size_problems)
-from basicsr.utils.result_table import (TableRow, best_marks, markdown_table, metric_columns,  # noqa: E402
+from basicsr.evaluation.result_table import (TableRow, best_marks, markdown_table, metric_columns,  # noqa: E402
                                         write_csv_table)
 
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from basicsr.utils.option_check import OptionError, validate_options
+from basicsr.option_check import OptionError, validate_options
 from basicsr.utils.options import load_option_file, setup_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

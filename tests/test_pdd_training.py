@@ -14,7 +14,7 @@ import torch
 from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
 from basicsr.data.dataset_check import DatasetCheckError
 from basicsr.train import train_pipeline
-from basicsr.utils.option_check import OptionError, get_path
+from basicsr.option_check import OptionError, get_path
 from basicsr.utils.options import load_option_file
 from tests.conftest import write_images
 from tests.helpers.pdd_options import one_torch_thread  # noqa: F401  (autouse: one torch thread per test)

@@ -16,7 +16,7 @@ import yaml
 from basicsr.archs import build_network
 from basicsr.metrics.psnr_ssim import calculate_psnr
 from basicsr.test import test_pipeline as run_test_pipeline
-from basicsr.utils.option_check import OptionError
+from basicsr.option_check import OptionError
 from tests.conftest import tiny_sr_options, write_paired_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

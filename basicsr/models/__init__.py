@@ -5,7 +5,7 @@ import os
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY, import_modules_by_suffix
 
-__all__ = ['build_model']
+__all__ = ['build_model', 'model_class']
 
 _model_modules = import_modules_by_suffix(__name__, os.path.dirname(os.path.abspath(__file__)), '_model')
 
@@ -15,3 +15,8 @@ def build_model(opt: dict):
     model = MODEL_REGISTRY.get(opt['model_type'])(copy.deepcopy(opt))
     get_root_logger().info(f'Model [{model.__class__.__name__}] is created.')
     return model
+
+
+def model_class(opt: dict) -> type:
+    """The registered class named by `opt['model_type']`, for what generic code asks of it before building."""
+    return MODEL_REGISTRY.get(opt['model_type'])

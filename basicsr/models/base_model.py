@@ -36,6 +36,16 @@ class BaseModel:
         self.nan_guard = NanGuard(**((opt.get('train') or {}).get('nan_guard') or {}))
         self.state_providers: dict[str, Callable[[], Any]] = {}
 
+    @classmethod
+    def unused_networks(cls, opt: dict) -> set[str]:
+        """`network_*` blocks of `opt` this model never builds (their weight paths are not checked)."""
+        return set()
+
+    @classmethod
+    def unsaved_networks(cls, opt: dict) -> set[str]:
+        """`network_*` blocks whose weights are inputs, never written to checkpoints (a resume reloads them)."""
+        return set()
+
     # ----- interface implemented by subclasses -----
     def feed_data(self, data: dict) -> None:
         raise NotImplementedError

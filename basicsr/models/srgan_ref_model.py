@@ -34,6 +34,11 @@ class SRGANRefModel(SRGANModel):
         """EMA-mode files carry a `network_g_fix` block that is never built."""
         return {'network_g_fix'} if is_ema_mode(opt) else set()
 
+    @classmethod
+    def unsaved_networks(cls, opt: dict) -> set[str]:
+        """The generalist `network_g_fix` is an input, never checkpointed: a resume reloads it from its own path."""
+        return {'network_g_fix'}
+
     def init_training_settings(self) -> None:
         train_opt = self.opt['train']
         self.use_net_g_ema = is_ema_mode(self.opt)

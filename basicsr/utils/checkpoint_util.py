@@ -45,9 +45,20 @@ def remove_stale_temp_files(folder: str) -> list[str]:
     return stale
 
 
+def list_training_states(state_folder: str) -> list[int]:
+    """Iterations that have a `<iter>.state` file, newest first."""
+    if not os.path.isdir(state_folder):
+        return []
+    iters = []
+    for name in os.listdir(state_folder):
+        stem, ext = os.path.splitext(name)
+        if ext == '.state' and stem.isdigit():
+            iters.append(int(stem))
+    return sorted(iters, reverse=True)
+
+
 def prune_checkpoints(path_opt: dict, keep_last: int) -> None:
     """Delete all but the newest `keep_last` training states and their network files (`latest` files stay)."""
-    from basicsr.utils.resume_util import list_training_states
     states_dir, models_dir = path_opt['training_states'], path_opt['models']
     for old_iter in list_training_states(states_dir)[keep_last:]:
         os.remove(os.path.join(states_dir, f'{old_iter}.state'))

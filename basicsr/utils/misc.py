@@ -10,6 +10,8 @@ import torch
 
 from basicsr.utils.dist_util import master_only
 
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
+
 
 def set_random_seed(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and all CUDA devices)."""
@@ -66,6 +68,19 @@ def scandir(dir_path: str, suffix: Optional[Union[str, tuple]] = None, recursive
                 yield from _scandir(entry.path)
 
     return _scandir(dir_path)
+
+
+def list_images(path: str) -> list[str]:
+    """The image file `path`, or the sorted image files directly inside folder `path`; raises when there are none."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f'Input {path} does not exist: give an image file or a folder of images.')
+    files = sorted(os.path.join(path, name) for name in os.listdir(path)
+                   if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(path, name)))
+    if not files:
+        raise FileNotFoundError(f"Folder {path} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}).")
+    return files
 
 
 def sizeof_fmt(size: float, suffix: str = 'B') -> str:

@@ -3,7 +3,7 @@ import argparse
 import random
 import shutil
 from os import path as osp
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import yaml
@@ -163,10 +163,10 @@ def _init_launcher(opt: dict, launcher: str) -> None:
     opt['rank'], opt['world_size'] = get_dist_info()
 
 
-def parse_options(root_path: str, is_train: bool = True, argv: Optional[list[str]] = None) -> tuple[dict, Any]:
-    """Parse the command line and option file, validate everything up front, start distributed if asked."""
-    from basicsr.utils.option_check import validate_options
-
+def parse_options(root_path: str, is_train: bool = True, argv: Optional[list[str]] = None,
+                  validate: Optional[Callable[[dict], None]] = None) -> tuple[dict, Any]:
+    """Parse the command line and option file, run `validate` on the result (the pipelines pass
+    `basicsr.option_check.validate_options`, which reports every problem up front), start distributed if asked."""
     args = build_arg_parser().parse_args(argv)
     opt = load_option_file(args.opt)
     if args.force_yml:
@@ -175,7 +175,8 @@ def parse_options(root_path: str, is_train: bool = True, argv: Optional[list[str
     opt['auto_resume'] = args.auto_resume
     opt['check_data'] = args.check_data
     setup_options(opt, root_path, is_train, debug=args.debug)
-    validate_options(opt)
+    if validate is not None:
+        validate(opt)
     _init_launcher(opt, args.launcher)
     return opt, args
 

@@ -1,34 +1,20 @@
 """Finding and applying a training state to resume from (`path.resume_state` or `--auto_resume`)."""
-import os
 from os import path as osp
-from typing import Optional
+from typing import Iterable, Optional
 
 import torch
 
-from basicsr.utils.checkpoint_util import remove_stale_temp_files
+from basicsr.utils.checkpoint_util import list_training_states, remove_stale_temp_files
 from basicsr.utils.logger import get_root_logger
 
-# Frozen networks are inputs, not training results: they are never saved, so a resume reloads them from their path.
-FROZEN_NETWORKS = frozenset({'network_g_fix'})
 
-
-def list_training_states(state_folder: str) -> list[int]:
-    """Iterations that have a `<iter>.state` file, newest first."""
-    if not osp.isdir(state_folder):
-        return []
-    iters = []
-    for name in os.listdir(state_folder):
-        stem, ext = osp.splitext(name)
-        if ext == '.state' and stem.isdigit():
-            iters.append(int(stem))
-    return sorted(iters, reverse=True)
-
-
-def network_files_for(opt: dict, resume_iter: int) -> dict[str, str]:
-    """The network files a state at `resume_iter` needs: `net_<name>_<iter>.pth` per built `network_<name>`."""
+def network_files_for(opt: dict, resume_iter: int, unsaved: Iterable[str] = ()) -> dict[str, str]:
+    """The network files a state at `resume_iter` needs: `net_<name>_<iter>.pth` per `network_<name>` block, except
+    `path.ignore_resume_networks` and the `unsaved` blocks (inputs such as a frozen generalist, never checkpointed:
+    the model class names them, `BaseModel.unsaved_networks`)."""
     ignored = (opt.get('path') or {}).get('ignore_resume_networks') or []
     ignored = {ignored} if isinstance(ignored, str) else set(ignored)
-    ignored |= FROZEN_NETWORKS
+    ignored |= set(unsaved)
     files = {}
     for key in opt:
         if key.startswith('network_') and key not in ignored and opt[key] is not None:
@@ -48,7 +34,7 @@ def _try_load_state(path: str, device) -> Optional[dict]:
     return state
 
 
-def find_resume_state(opt: dict, device) -> Optional[dict]:
+def find_resume_state(opt: dict, device, unsaved: Iterable[str] = ()) -> Optional[dict]:
     """Newest loadable state whose network files exist (auto-resume), or `path.resume_state`."""
     logger = get_root_logger()
     if not opt.get('auto_resume'):
@@ -59,7 +45,7 @@ def find_resume_state(opt: dict, device) -> Optional[dict]:
         for name in remove_stale_temp_files(stale_dir):
             logger.warning(f'Removed {name}, left in {stale_dir} by an interrupted checkpoint write.')
     for resume_iter in list_training_states(folder):
-        missing = [f for f in network_files_for(opt, resume_iter).values() if not osp.isfile(f)]
+        missing = [f for f in network_files_for(opt, resume_iter, unsaved).values() if not osp.isfile(f)]
         if missing:
             logger.warning(f'Training state {resume_iter}.state lacks network files {missing}; trying an older one.')
             continue
@@ -74,13 +60,13 @@ def _raise_unreadable(path: str) -> dict:
     raise RuntimeError(f'path.resume_state: {path} cannot be loaded; point it at a valid .state file or use --auto_resume.')
 
 
-def apply_resume(opt: dict, resume_iter: int) -> None:
+def apply_resume(opt: dict, resume_iter: int, unsaved: Iterable[str] = ()) -> None:
     """Point every resumed `path.pretrain_network_<x>` at the checkpoint of `resume_iter` (BasicSR's check_resume).
 
     Their `param_key_<x>` becomes `params` (the EMA is restored separately); frozen or ignored networks keep both
     their path and their key, so a static PDD generalist is reloaded exactly as it was first loaded.
     """
-    for key, file_path in network_files_for(opt, resume_iter).items():
+    for key, file_path in network_files_for(opt, resume_iter, unsaved).items():
         opt['path'][f'pretrain_{key}'] = file_path
         param_key = f'param_key_{key[len("network_"):]}'
         if opt['path'].get(param_key) == 'params_ema':

@@ -11,6 +11,7 @@ from collections import OrderedDict
 import torch
 
 from basicsr.models import build_model
+from basicsr.option_check import validate_options
 from basicsr.train import TrainBatches
 from basicsr.utils.options import parse_options
 
@@ -45,7 +46,7 @@ def main(argv=None) -> None:
     parser.add_argument('--batches', type=int, default=5, help='batches averaged')
     args, rest = parser.parse_known_args(argv)
     torch.set_num_threads(1)
-    opt, _ = parse_options('.', is_train=True, argv=rest)  # nothing is written: no experiment folder is made
+    opt, _ = parse_options('.', is_train=True, argv=rest, validate=validate_options)  # nothing is written: no experiment folder is made
     opt['root_path'] = '.'
     model = build_model(opt)
     batches = TrainBatches(opt, 0)

@@ -7,7 +7,7 @@ import pytest
 from basicsr.models.pdd_checks import check_pdd_options
 from basicsr.train import train_pipeline
 from basicsr.utils.logger import get_root_logger
-from basicsr.utils.option_check import OptionError, validate_options
+from basicsr.option_check import OptionError, validate_options
 from basicsr.utils.options import setup_options
 from tests.helpers.pdd_options import save_generalist, tiny_pdd_options, write_options, write_pdd_data
 

@@ -10,7 +10,7 @@ import yaml
 from basicsr.models import build_model
 from basicsr.models.base_model import BaseModel
 from basicsr.train import train_pipeline
-from basicsr.utils.option_check import OptionError, validate_options
+from basicsr.option_check import OptionError, validate_options
 from basicsr.utils.options import load_option_file, setup_options
 from tests.conftest import tiny_sr_options, write_paired_folders
 

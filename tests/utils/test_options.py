@@ -4,7 +4,7 @@ import copy
 import pytest
 import yaml
 
-from basicsr.utils.option_check import OptionError, validate_options
+from basicsr.option_check import OptionError, validate_options
 from basicsr.utils.options import apply_force_yml, parse_options, setup_options, yaml_load
 from tests.conftest import tiny_sr_options
 

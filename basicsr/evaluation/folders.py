@@ -16,7 +16,7 @@ from basicsr.data.dataset_scan import read_image_size
 from basicsr.metrics import calculate_metric, metric_better
 from basicsr.metrics.lpips_metric import get_lpips_model
 from basicsr.utils.img_util import ImageDecodeError
-from basicsr.utils.inference_util import list_images
+from basicsr.utils.misc import list_images
 from basicsr.utils.options import load_option_file
 
 METRIC_TYPES = {'psnr': 'calculate_psnr', 'ssim': 'calculate_ssim', 'lpips': 'calculate_lpips',

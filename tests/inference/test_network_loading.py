@@ -6,7 +6,7 @@ import yaml
 from basicsr.archs.rrdbnet_arch import RRDBNet
 from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
-from basicsr.utils.inference_model import guess_arch, load_inference_network, network_block, network_scale
+from basicsr.inference.network_loading import guess_arch, load_inference_network, network_block, network_scale
 
 CASES = [
     (RRDBNet, dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=2, num_grow_ch=4), 4),

@@ -236,8 +236,7 @@ def unused_networks(opt: dict) -> set[str]:
     name = opt.get('model_type')
     if name not in MODEL_REGISTRY:
         return set()
-    model_cls = MODEL_REGISTRY.get(name)
-    return set(model_cls.unused_networks(opt)) if hasattr(model_cls, 'unused_networks') else set()
+    return set(MODEL_REGISTRY.get(name).unused_networks(opt))
 
 
 def check_weight_paths(opt: dict) -> list[str]:

@@ -15,7 +15,6 @@ from torch.nn import functional as F
 
 from basicsr.utils.img_util import ImageDecodeError
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 LOSSLESS_DEEP_EXTENSIONS = ('.png', '.tif', '.tiff')  # formats that keep both 16 bits and alpha
 PRECISIONS = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 ALPHA_UPSAMPLERS = ('resize', 'model')
@@ -28,19 +27,6 @@ class LoadedImage:
     alpha: Optional[np.ndarray] = None
     bit_depth: int = 8
     gray: bool = False
-
-
-def list_images(path: str) -> list[str]:
-    """The image file `path`, or the sorted image files directly inside folder `path`; raises when there are none."""
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f'Input {path} does not exist: give an image file or a folder of images.')
-    files = sorted(os.path.join(path, name) for name in os.listdir(path)
-                   if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(path, name)))
-    if not files:
-        raise FileNotFoundError(f"Folder {path} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}).")
-    return files
 
 
 def read_image(path: str) -> LoadedImage:

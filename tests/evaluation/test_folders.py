@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from basicsr.metrics.psnr_ssim import calculate_psnr
-from basicsr.utils.evaluation_util import (EvaluationError, evaluate_method, match_key, match_results, method_folder,
+from basicsr.evaluation.folders import (EvaluationError, evaluate_method, match_key, match_results, method_folder,
                                            metric_options, size_problems)
 
 

@@ -7,7 +7,8 @@ import torch
 from basicsr.archs.rrdbnet_arch import RRDBNet
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from basicsr.utils.img_util import ImageDecodeError
-from basicsr.utils.inference_util import (LoadedImage, Upscaler, color_correction, list_images, output_extension,
+from basicsr.utils.misc import list_images
+from basicsr.inference.upscaler import (LoadedImage, Upscaler, color_correction, output_extension,
                                           read_image, tiled_forward, to_file_array, write_image)
 
 

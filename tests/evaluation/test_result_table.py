@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from basicsr.utils.result_table import (TableRow, best_rows, markdown_table, metric_columns, write_csv_table,
+from basicsr.evaluation.result_table import (TableRow, best_rows, markdown_table, metric_columns, write_csv_table,
                                         write_test_results)
 
 ROWS = [
