@@ -24,7 +24,7 @@ setup(
     long_description=(HERE / 'README.md').read_text() if (HERE / 'README.md').exists() else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=('basicsr', 'basicsr.*')),
-    package_data={'basicsr': ['metrics/*.npz', 'utils/*.cpp']},
+    package_data={'basicsr': ['metrics/*.npz']},
     python_requires='>=3.9',
     install_requires=read_requirements(),
     extras_require={'dev': ['pytest>=7', 'pytest-xdist>=3', 'lmdb>=1.3'], 'iqa': ['pyiqa'], 'lmdb': ['lmdb>=1.3']},

@@ -6,6 +6,9 @@ import re
 from numbers import Number
 from typing import Any, Callable, Iterable, Optional
 
+import torch
+
+from basicsr.models.perf_options import DATASET_ALIASES, TOP_LEVEL_ALIASES
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
@@ -15,6 +18,7 @@ DERIVED_KEYS = {'is_train', 'opt_path', 'auto_resume', 'check_data', 'root_path'
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger', 'dist_params',
     'find_unused_parameters', 'use_static_graph', 'amp', 'channels_last', 'compile', 'deterministic',
+    *TOP_LEVEL_ALIASES,  # traiNNer-redux / neosr spellings of the training switches
     # Real-ESRGAN second-order degradation keys live at the top level of its option files.
     'high_order_degradation', 'l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm', 'gt_usm', 'gt_size', 'queue_size',
     'resize_prob', 'resize_range', 'gaussian_noise_prob', 'noise_range', 'poisson_scale_range', 'gray_noise_prob',
@@ -27,7 +31,7 @@ SECTION_KEYS = {
     'train': {'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'pixel_opt', 'perceptual_opt',
               'gan_opt', 'style_opt', 'net_d_iters', 'net_d_init_iters', 'r1_reg_weight', 'use_net_g_ema',
               'domain_opt', 'domain_opt_warmup_iters', 'domain_opt_detach', 'domain_opt_wogan', 'fix_backbone', 'nd_opt',
-              'perf', 'amp', 'channels_last', 'compile', 'nan_guard', 'grad_clip'},
+              'perf', 'amp', 'channels_last', 'compile', 'nan_guard', 'grad_clip', 'accum_iter'},
     'val': {'val_freq', 'save_img', 'suffix', 'metrics', 'pbar', 'tb_images', 'max_tb_images'},
     'logger': {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb', 'keep_last', 'tb_image_freq'},
     'dist_params': {'backend', 'port', 'timeout'},
@@ -209,8 +213,9 @@ def check_datasets(opt: dict) -> list[str]:
             continue
         cls = DATASET_REGISTRY.get(block['type'])
         known_keys = getattr(cls, 'option_keys', ())
+        aliases = DATASET_ALIASES if key.startswith('train') else ()
         problems += [f'{where}.{k}: unknown option key for {cls.__name__}{suggest(k, known_keys)}'
-                     for k in unknown_dataset_keys(cls, block) if not is_legacy_key(k, f'{where}.')]
+                     for k in unknown_dataset_keys(cls, block) if k not in aliases and not is_legacy_key(k, f'{where}.')]
         problems += check_dataset_paths(block, where)
         if hasattr(cls, 'check_options'):
             problems += [f'{where}.{p}' for p in cls.check_options(block)]
@@ -254,6 +259,15 @@ def check_weight_paths(opt: dict) -> list[str]:
     return problems
 
 
+def check_training_switches(opt: dict) -> list[str]:
+    """`train.perf`, `train.accum_iter`, `train.grad_clip` and their aliases, as the chosen model reads them."""
+    name = opt.get('model_type')
+    if name not in MODEL_REGISTRY or not opt.get('is_train', 'train' in opt):
+        return []
+    device_type = 'cuda' if opt.get('num_gpu') and torch.cuda.is_available() else 'cpu'
+    return MODEL_REGISTRY.get(name).resolve_perf(opt, device_type)[1]
+
+
 def check_model(opt: dict) -> list[str]:
     name = opt.get('model_type')
     if name is None:
@@ -275,7 +289,7 @@ def validate_options(opt: dict) -> None:
 
     problems = check_structure(opt) + check_types(opt)
     for check in (check_networks, check_losses_and_metrics, check_optimizers, check_datasets, check_weight_paths,
-                  check_model):
+                  check_training_switches, check_model):
         problems += check(opt)
     if problems:
         raise OptionError(problems, opt.get('opt_path'))

@@ -146,10 +146,14 @@ class TrainLoop:
         self.model.save(self.batches.epoch, current_iter)
 
     def step(self, current_iter: int) -> None:
+        """One optimiser step: the learning rate, then `accum_iter` micro-batches fed and optimised in turn."""
         self.model.update_learning_rate(current_iter, warmup_iter=self.opt['train'].get('warmup_iter', -1))
-        self.model.feed_data(self.batches.next())
-        self.data_timer.record()
-        self.model.optimize_parameters(current_iter)
+        for index in range(self.model.perf.accum_iter):
+            with self.model.micro_batch(index):
+                self.model.feed_data(self.batches.next())
+                if index == 0:
+                    self.data_timer.record()
+                self.model.optimize_parameters(current_iter)
         try:
             self.model.nan_guard.end_iteration(current_iter)
         except NonFiniteLossError:
@@ -207,6 +211,18 @@ def check_data(opt: dict) -> None:
     raise_on_errors(report)
 
 
+def log_effective_batch(opt: dict, accum_iter: int) -> None:
+    """With gradient accumulation, say what one optimiser step averages over (iterations count optimiser steps)."""
+    if accum_iter == 1:
+        return
+    streams = [key for key in TRAIN_STREAM_KEYS if key in opt['datasets']]
+    sizes = ', '.join(f"{key} {opt['datasets'][key]['batch_size_per_gpu']} x {accum_iter} x {opt['world_size']} GPU(s)"
+                      f" = {opt['datasets'][key]['batch_size_per_gpu'] * accum_iter * opt['world_size']}"
+                      for key in streams)
+    get_root_logger().info(f'Gradient accumulation: {accum_iter} micro-batches per optimiser step (one iteration); '
+                           f'effective batch {sizes}.')
+
+
 def train_pipeline(root_path: str, argv: Optional[list[str]] = None):
     """Parse and validate options, set up data and model, resume if asked, and train; returns the trained model."""
     opt, args = parse_options(root_path, is_train=True, argv=argv, validate=validate_options)
@@ -222,6 +238,7 @@ def train_pipeline(root_path: str, argv: Optional[list[str]] = None):
     batches = TrainBatches(opt, resume_state['epoch'] if resume_state else 0)
     val_loaders = build_val_loaders(opt)
     model = build_model(opt)
+    log_effective_batch(opt, model.perf.accum_iter)
     run_preflight(opt, model)
     model.state_providers['streams'] = batches.state_dict
     start_iter = 0

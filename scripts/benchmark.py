@@ -1,4 +1,4 @@
-"""Benchmark one PDD training step: the authors' computation (reference) against ours (fast), in one run.
+"""Benchmark one PDD training step: the authors' computation (reference) against SRGANRefModel's (fast), in one run.
 
     python scripts/benchmark.py --preset cpu-small                    # both modes: equality, speed-up, memory
     python scripts/benchmark.py --preset paper --json paper.json      # the paper's step on a CUDA GPU
@@ -7,7 +7,7 @@
 
 Whole optimisation steps (G and D, EMA update) are timed after warm-up, alternating the two modes so that machine
 noise hits both alike; the report gives median and spread, images/s, peak memory (CUDA max allocated, or the peak RSS
-of a fresh process per mode on CPU), a per-part breakdown and the data loaders' throughput. Before timing, one step of
+of a fresh process per mode on CPU), the work per step and the data loaders' throughput. Before timing, one step of
 each mode from identical weights must give the same losses and gradients (fp32: 1e-4 relative), or no speed-up is
 reported and the exit status is 1.
 """
@@ -25,12 +25,10 @@ if __package__ in (None, ''):
 
 import torch  # noqa: E402
 
-from scripts.benchmark_report import format_report  # noqa: E402
-from scripts.benchmark_setup import (PRESETS, StepRunner, build_runner, loader_throughput, memory_probe,  # noqa: E402
-                                     part_breakdown, step_gflops, timed_steps, to_float64,
-                                     vgg_weight_file)
-from basicsr.models.pdd_reference_step import StepResult, compare_steps  # noqa: E402
-from basicsr.utils.precision_util import winograd_active  # noqa: E402
+from benchmarks.harness import (PRESETS, StepRunner, build_runner, loader_throughput, memory_probe,  # noqa: E402
+                                step_gflops, timed_steps, to_float64, vgg_weight_file)
+from benchmarks.reference_step import StepResult, compare_steps  # noqa: E402
+from benchmarks.report import format_report  # noqa: E402
 
 # (loss, network gradient, single gradient tensor) relative tolerances. float64 checks the math; in fp32 a gradient
 # through VGG19 carries ~1e-4 rounding error of its own (the reference's fp32 gradient is that far from its float64
@@ -47,7 +45,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', choices=('cpu', 'cuda'), help="default: the preset's")
     parser.add_argument('--steps', type=int, help='timed steps per mode (default: the preset\'s)')
     parser.add_argument('--warmup', type=int, help='untimed steps per mode before timing (default: the preset\'s)')
-    parser.add_argument('--breakdown-steps', type=int, default=3, help='steps per mode timed part by part')
     parser.add_argument('--threads', type=int, help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--amp', choices=('bf16', 'fp16'), help='autocast in the fast mode (not equal math)')
     parser.add_argument('--compile', action='store_true', help='torch.compile in the fast mode')
@@ -141,12 +138,9 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                       lq_size=config['preset'].lq_size, vgg_weights=vgg_source, fast_perf=config['perf'],
                       torch=torch.__version__, steps=config['steps'], warmup=config['warmup'],
                       load_average_before=os.getloadavg()[0])
-        if 'fast' in runners:
-            report['fast_winograd'] = winograd_active(runners['fast'].model.perf, config['device'])
         if args.mode == 'both':
             report['equality'] = check_equality(config, runners, vgg_path, root)
         report['timing'] = timed_steps(runners, config['device'], config['steps'], config['warmup'])
-        report['breakdown_ms'] = part_breakdown(runners, config['device'], args.breakdown_steps)
         report['gflop_per_step'] = step_gflops(runners)
         if not args.no_memory:
             report['memory'] = measure_memory(args, config, runners)

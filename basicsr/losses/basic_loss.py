@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from basicsr.archs.vgg_arch import VGGFeatureExtractor
-from basicsr.losses.loss_util import check_reduction, weighted_loss
+from basicsr.losses.loss_util import check_reduction, fp32_loss, weighted_loss
 from basicsr.utils.registry import LOSS_REGISTRY
 
 FeatureDict = dict[str, torch.Tensor]
@@ -38,6 +38,7 @@ class _ElementwiseLoss(nn.Module):
         self.loss_weight = loss_weight
         self.reduction = reduction
 
+    @fp32_loss
     def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None,
                 **kwargs) -> torch.Tensor:
         return self.loss_weight * self.elementwise(pred, target, weight, reduction=self.reduction)
@@ -80,6 +81,7 @@ class WeightedTVLoss(nn.Module):
         self.loss_weight = loss_weight
         self.reduction = reduction
 
+    @fp32_loss
     def forward(self, pred: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
         vertical_weight = None if weight is None else weight[:, :, :-1, :]
         horizontal_weight = None if weight is None else weight[:, :, :, :-1]
@@ -131,6 +133,7 @@ class WeightedWvtLoss(nn.Module):
         self.reduction = reduction
         self.weights = [float(w) for w in weights]
 
+    @fp32_loss
     def forward(self, pred: torch.Tensor, target: torch.Tensor, **kwargs) -> torch.Tensor:
         band_losses = [l1_loss(p, t, reduction=self.reduction)
                        for p, t in zip(haar_wavelet_split(pred), haar_wavelet_split(target))]
@@ -186,6 +189,7 @@ class PerceptualLoss(nn.Module):
     def forward(self, x: torch.Tensor, gt: torch.Tensor) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         return self.forward_features(self.vgg(x), self.vgg(gt.detach()))
 
+    @fp32_loss
     def forward_features(self, x_features: FeatureDict,
                          gt_features: FeatureDict) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """The losses from precomputed VGG features, so a model can share one batched VGG pass.

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from basicsr.archs.vgg_arch import VGGFeatureExtractor
 from basicsr.losses.basic_loss import gram_matrix
+from basicsr.losses.loss_util import fp32_loss
 from basicsr.utils.registry import LOSS_REGISTRY
 
 FeatureDict = Mapping[str, Tensor]
@@ -186,6 +187,7 @@ class DistillationLoss(nn.Module):
         features = features_of_batch(self.vgg, [x1, ref1.detach(), x2, ref2.detach()])
         return self.forward_features(*features)
 
+    @fp32_loss
     def forward_features(self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict,
                          ref_f2: FeatureDict) -> tuple[Optional[Tensor], Optional[Tensor]]:
         """Same as `forward` on precomputed VGG feature dicts (at least `layers`); generalist features are detached."""

@@ -6,6 +6,7 @@ import torch
 from torch import autograd, nn
 from torch.nn import functional as F
 
+from basicsr.losses.loss_util import fp32_loss
 from basicsr.utils.registry import LOSS_REGISTRY
 
 GAN_TYPES = ('vanilla', 'lsgan', 'wgan', 'wgan_softplus', 'hinge')
@@ -49,6 +50,7 @@ class GANLoss(nn.Module):
             return F.relu(1 - input).mean() if target_is_real else F.relu(1 + input).mean()
         return -input.mean()
 
+    @fp32_loss
     def forward(self, input: torch.Tensor, target_is_real: bool, is_disc: bool = False) -> torch.Tensor:
         loss = self._unweighted_loss(input, target_is_real, is_disc)
         return loss if is_disc else loss * self.loss_weight

@@ -1,6 +1,7 @@
-"""Element-wise weighting and reduction shared by the pixel losses (BasicSR semantics)."""
+"""Element-wise weighting and reduction shared by the pixel losses (BasicSR semantics), and the fp32 rule of every
+loss under AMP."""
 import functools
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -52,5 +53,38 @@ def weighted_loss(loss_func: Callable) -> Callable:
     def wrapper(pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None,
                 reduction: str = 'mean', **kwargs) -> torch.Tensor:
         return weight_reduce_loss(loss_func(pred, target, **kwargs), weight, reduction)
+
+    return wrapper
+
+
+def full_precision(value: Any) -> Any:
+    """A half-precision tensor (or a dict of them, e.g. VGG features) cast to fp32; anything else unchanged."""
+    if isinstance(value, dict):
+        return {key: full_precision(item) for key, item in value.items()}
+    if torch.is_tensor(value) and value.dtype in (torch.float16, torch.bfloat16):
+        return value.float()
+    return value
+
+
+def _device_type(values: tuple) -> str:
+    for value in values:
+        if isinstance(value, dict):
+            value = next(iter(value.values()), None)
+        if torch.is_tensor(value):
+            return value.device.type
+    return 'cpu'
+
+
+def fp32_loss(forward: Callable) -> Callable:
+    """Compute a loss module's `forward` in fp32 whatever AMP does around it: half-precision inputs are cast up and
+    autocast is off inside (Gram matrices, softmax, norms and reductions lose too much in bf16/fp16). A no-op in
+    fp32 and float64."""
+
+    @functools.wraps(forward)
+    def wrapper(self, *args, **kwargs):
+        args = tuple(full_precision(arg) for arg in args)
+        kwargs = {key: full_precision(value) for key, value in kwargs.items()}
+        with torch.autocast(_device_type(args + tuple(kwargs.values())), enabled=False):
+            return forward(self, *args, **kwargs)
 
     return wrapper

@@ -5,6 +5,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from basicsr.losses.distillation_loss import FeatureDict, build_vgg, check_layers, features_of_batch
+from basicsr.losses.loss_util import fp32_loss
 from basicsr.utils.registry import LOSS_REGISTRY
 
 
@@ -43,6 +44,7 @@ class NaiveDistillationLoss(nn.Module):
         f_x, f_ref = features_of_batch(self.vgg, [x, ref.detach()])
         return self.forward_features(f_x, f_ref)
 
+    @fp32_loss
     def forward_features(self, f_x: FeatureDict, f_ref: FeatureDict) -> Tensor:
         """Same as `forward` on precomputed VGG feature dicts (at least `layers`); `f_ref` is detached."""
         check_layers(type(self).__name__, self.layers, f_x=f_x, f_ref=f_ref)

@@ -16,7 +16,6 @@ from torch import Tensor, nn
 from basicsr.archs.vgg_arch import VGGFeatureExtractor
 
 FeatureDict = dict[str, Tensor]
-Convolve = Callable[[nn.Conv2d, Tensor], Tensor]
 
 
 class _SplitKeepingLayout(torch.autograd.Function):
@@ -73,12 +72,10 @@ def same_features(first: VGGFeatureExtractor, second: VGGFeatureExtractor) -> bo
     return all(torch.equal(value, deep_state[key]) for key, value in shallow.state_dict().items())
 
 
-def vgg_features(extractor: VGGFeatureExtractor, images: Tensor, layers: Sequence[str],
-                 convolve: Optional[Convolve] = None) -> FeatureDict:
+def vgg_features(extractor: VGGFeatureExtractor, images: Tensor, layers: Sequence[str]) -> FeatureDict:
     """`extractor`'s features at `layers` (any of its built layers, not only its own list), stopping at the deepest.
 
     A ReLU whose input is returned runs out of place, so the returned pre-activation feature is not overwritten.
-    `convolve(conv, x)`, when given, computes the convolutions (e.g. `WinogradConvs`).
     """
     wanted = set(layers)
     if extractor.range_norm:
@@ -90,8 +87,6 @@ def vgg_features(extractor: VGGFeatureExtractor, images: Tensor, layers: Sequenc
     for name, layer in extractor.vgg_net.named_children():
         if isinstance(layer, nn.ReLU) and previous in wanted:
             images = torch.relu(images)
-        elif convolve is not None and isinstance(layer, nn.Conv2d):
-            images = convolve(layer, images)
         else:
             images = layer(images)
         if name in wanted:

@@ -1,40 +1,65 @@
 """BaseModel: device placement, EMA, optimizers/schedulers, network and training-state I/O, validation bookkeeping."""
+import contextlib
 import os
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import torch
 from torch import nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 from basicsr.models.nan_guard import NanGuard
-from basicsr.models.optim_factory import OPTIMIZERS, build_optimizer, build_scheduler
+from basicsr.models.optim_factory import OPTIMIZERS, build_optimizer, build_scheduler, speed_kwargs
+from basicsr.models.perf_options import PerfOptions, resolve_perf, switches_summary
+from basicsr.models.training_step import TrainingStep
 from basicsr.utils.checkpoint_util import (atomic_torch_save, atomic_write_text, load_state_into, prune_checkpoints,
                                            read_network_file)
 from basicsr.utils.device_util import select_device
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.logger import get_root_logger
-from basicsr.utils.precision_util import (PERF_OFF, PerfOptions, optimizer_speed_kwargs, perf_options,
-                                          to_memory_format)
 from basicsr.utils.rng_util import capture_rng_state, restore_rng_state
 
 
 class BaseModel:
     """Behaviour shared by every model; subclasses define networks, losses and the optimisation step."""
 
-    perf_defaults: Optional[PerfOptions] = None  # models with `train.perf` switches set their defaults here
+    perf_defaults = PerfOptions()  # `train.perf` switches and their defaults; subclasses may add their own
 
     def __init__(self, opt: dict) -> None:
         self.opt = opt
         self.device = select_device(opt)
         self.is_train = opt.get('is_train', 'train' in opt)
-        self.perf = perf_options(opt, self.perf_defaults) if self.is_train else PERF_OFF
+        self.perf = self.perf_defaults
+        if self.is_train:
+            self.perf, problems = type(self).resolve_perf(opt, self.device.type)
+            if problems:
+                raise ValueError('Performance options:\n  - ' + '\n  - '.join(problems))
+            get_root_logger().info(f'Training switches: {switches_summary(self.perf)}')
         self.schedulers: list = []
         self.optimizers: list[torch.optim.Optimizer] = []
         self.log_dict: OrderedDict = OrderedDict()
         self.nan_guard = NanGuard(**((opt.get('train') or {}).get('nan_guard') or {}))
+        self.training_step = TrainingStep(self.perf, self.device, self.nan_guard)
         self.state_providers: dict[str, Callable[[], Any]] = {}
+
+    @classmethod
+    def trained_networks(cls, opt: dict) -> tuple[str, ...]:
+        """The networks this model's optimisers train (the names `train.grad_clip` may use)."""
+        return ('net_g',)
+
+    @classmethod
+    def resolve_perf(cls, opt: dict, device_type: str) -> tuple[PerfOptions, list[str]]:
+        """The training switches `opt` asks of this model, and every problem with them (for up-front validation)."""
+        perf, problems = resolve_perf(opt, cls.perf_defaults, cls.trained_networks(opt), device_type)
+        owner = next(klass for klass in cls.__mro__ if 'optimize_parameters' in vars(klass))
+        needs_our_step = [name for name, off in (('amp', None), ('accum_iter', 1), ('grad_clip', {}))
+                          if getattr(perf, name) != off]
+        if needs_our_step and not owner.__module__.startswith('basicsr.'):
+            problems.append(f'{", ".join(needs_our_step)}: {cls.__name__} runs its own optimize_parameters '
+                            f'({owner.__module__}.{owner.__qualname__}), which does not use basicsr\'s training step; '
+                            'use a basicsr model type (e.g. the *_basicsr registration) or remove these switches')
+        return perf, problems
 
     @classmethod
     def unused_networks(cls, opt: dict) -> set[str]:
@@ -94,21 +119,61 @@ class BaseModel:
             best['val'] = val
             best['iter'] = current_iter
 
+    # ----- one iteration -----
+    @contextlib.contextmanager
+    def micro_batch(self, index: int) -> Iterator[None]:
+        """Run micro-batch `index` of an iteration: DDP gradient sync only on the last one (`accum_iter`)."""
+        self.training_step.begin(index)
+        with contextlib.ExitStack() as stack:
+            if not self.training_step.last:
+                for net in self.networks():
+                    if isinstance(net, DistributedDataParallel):
+                        stack.enter_context(net.no_sync())
+            yield
+
+    def networks(self) -> list[nn.Module]:
+        """The model's networks as attributes `net_*`, wrapped or not."""
+        return [value for name, value in vars(self).items() if name.startswith('net_') and isinstance(value, nn.Module)]
+
+    def end_iteration(self, loss_dict: OrderedDict) -> None:
+        """After each micro-batch: record its losses; after the last: log their means, update the EMA."""
+        means = self.training_step.end_micro_batch(loss_dict)
+        if means is None:
+            return
+        self.log_dict = self.reduce_loss_dict(means)
+        if getattr(self, 'ema_decay', 0) > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, net: nn.Module, net_name: str,
+                          loss_dict: OrderedDict, current_iter: int) -> None:
+        """Backpropagate this micro-batch's `loss`; on the iteration's last micro-batch step `optimizer`."""
+        self.training_step.backward(loss, net_name, loss_dict, current_iter)
+        self.training_step.step(optimizer, net, net_name, loss_dict, current_iter)
+
     # ----- networks -----
     def model_ema(self, decay: float = 0.999) -> None:
-        """net_g_ema <- decay * net_g_ema + (1 - decay) * net_g, over parameters (BasicSR's EMA)."""
-        net_g = self.get_bare_model(self.net_g)
-        net_g_params = dict(net_g.named_parameters())
+        """net_g_ema <- decay * net_g_ema + (1 - decay) * net_g, over parameters (BasicSR's EMA); with `foreach_ema`
+        as two multi-tensor operations, the same arithmetic."""
+        sources = dict(self.get_bare_model(self.net_g).named_parameters())
+        pairs = [(param, sources[name].detach()) for name, param in self.net_g_ema.named_parameters()]
         with torch.no_grad():
-            for name, param in self.net_g_ema.named_parameters():
-                param.mul_(decay).add_(net_g_params[name].detach(), alpha=1 - decay)
+            if self.perf.foreach_ema:
+                targets = [target for target, _ in pairs]
+                torch._foreach_mul_(targets, decay)
+                torch._foreach_add_(targets, [source for _, source in pairs], alpha=1 - decay)
+                return
+            for target, source in pairs:
+                target.mul_(decay).add_(source, alpha=1 - decay)
 
     def get_current_log(self) -> OrderedDict:
         return self.log_dict
 
-    def model_to_device(self, net: nn.Module) -> nn.Module:
-        """Move `net` to the model's device and wrap it for DDP or DataParallel when asked."""
-        net = to_memory_format(net.to(self.device), self.perf)
+    def model_to_device(self, net: nn.Module, compile_net: bool = False) -> nn.Module:
+        """Move `net` to the model's device (channels-last if asked), compile it when `compile_net` and the
+        `compile` switch say so, and wrap it for DDP or DataParallel when asked."""
+        net = self.to_memory_format(net.to(self.device))
+        if compile_net and self.perf.compile:
+            net.compile(mode=None if self.perf.compile is True else self.perf.compile)
         if self.opt.get('dist'):
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
             net = DistributedDataParallel(net, device_ids=device_ids,
@@ -118,6 +183,10 @@ class BaseModel:
         elif self.device.type == 'cuda' and self.opt.get('num_gpu', 1) > 1:
             net = DataParallel(net)
         return net
+
+    def to_memory_format(self, module: nn.Module) -> nn.Module:
+        """`module`'s 4-D parameters in channels-last when the switch is on (in place; returns `module`)."""
+        return module.to(memory_format=torch.channels_last) if self.perf.channels_last else module
 
     @staticmethod
     def get_bare_model(net: nn.Module) -> nn.Module:
@@ -133,36 +202,11 @@ class BaseModel:
         get_root_logger().info(f'Network: {bare.__class__.__name__}, with parameters: {n_params:,d}')
         get_root_logger().debug(str(bare))
 
-    # ----- optimisation -----
-    def guarded_backward(self, loss: torch.Tensor, loss_dict: OrderedDict, current_iter: int, label: str) -> bool:
-        """Backpropagate `loss` if it is finite; a non-finite loss is logged and not backpropagated."""
-        if not self.nan_guard.loss_ok(loss, loss_dict, current_iter, label):
-            return False
-        loss.backward()
-        return True
-
-    def guarded_step(self, optimizer: torch.optim.Optimizer, current_iter: int, label: str) -> bool:
-        """Step `optimizer` if every gradient is finite; otherwise drop the gradients and skip the step."""
-        params = [p for group in optimizer.param_groups for p in group['params']]
-        if not self.nan_guard.grads_ok(params, current_iter, label):
-            optimizer.zero_grad(set_to_none=True)
-            return False
-        optimizer.step()
-        return True
-
-    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, loss_dict: OrderedDict,
-                          current_iter: int, label: str) -> bool:
-        """Backpropagate `loss` and step `optimizer`, unless the loss or a gradient is not finite (then skip)."""
-        if not self.guarded_backward(loss, loss_dict, current_iter, label):
-            optimizer.zero_grad(set_to_none=True)
-            return False
-        return self.guarded_step(optimizer, current_iter, label)
-
     # ----- optimizers and learning rate -----
     def get_optimizer(self, optim_type: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
         """Build the optimizer; `train.perf.fused_optimizer` adds fused/foreach kernels unless the block chooses."""
-        if optim_type in OPTIMIZERS:
-            kwargs = {**optimizer_speed_kwargs(OPTIMIZERS[optim_type], self.perf), **kwargs}
+        if optim_type in OPTIMIZERS and self.perf.fused_optimizer:
+            kwargs = {**speed_kwargs(OPTIMIZERS[optim_type]), **kwargs}
         return build_optimizer(optim_type, params, lr, **kwargs)
 
     def setup_schedulers(self) -> None:

@@ -1,4 +1,5 @@
 """Optimizers and schedulers selectable by name from `train.optim_*` and `train.scheduler`."""
+import inspect
 from typing import Iterable
 
 import torch
@@ -18,6 +19,14 @@ def build_optimizer(optim_type: str, params: Iterable, lr: float, **kwargs) -> t
     if 'betas' in kwargs:
         kwargs['betas'] = tuple(kwargs['betas'])
     return OPTIMIZERS[optim_type](params, lr, **kwargs)
+
+
+def speed_kwargs(optim_class: type) -> dict:
+    """`fused=True` where `optim_class` has a fused kernel, else `foreach=True` (multi-tensor), else nothing."""
+    parameters = inspect.signature(optim_class).parameters
+    if 'fused' in parameters:
+        return {'fused': True}
+    return {'foreach': True} if 'foreach' in parameters else {}
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, scheduler_opt: dict):

@@ -22,7 +22,7 @@ class SRModel(BaseModel):
 
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)
-        self.net_g = self.model_to_device(build_network(opt['network_g']))
+        self.net_g = self.model_to_device(build_network(opt['network_g']), compile_net=self.is_train)
         self.print_network(self.net_g)
         self._load_pretrained(self.net_g, 'g')
         if self.is_train:
@@ -55,8 +55,8 @@ class SRModel(BaseModel):
             param.requires_grad_(False)
 
     def build_optional_loss(self, train_opt: dict, key: str):
-        """Build `train.<key>` if present (and not ~), on the model's device."""
-        return build_loss(train_opt[key]).to(self.device) if train_opt.get(key) else None
+        """Build `train.<key>` if present (and not ~), on the model's device (its VGG channels-last if asked)."""
+        return self.to_memory_format(build_loss(train_opt[key]).to(self.device)) if train_opt.get(key) else None
 
     def setup_optimizers(self) -> None:
         self.optimizer_g = self.make_optimizer(self.net_g, self.opt['train']['optim_g'])
@@ -85,31 +85,26 @@ class SRModel(BaseModel):
     def supervised_losses(self, output: torch.Tensor, gt: torch.Tensor, loss_dict: OrderedDict, prefix: str = 'l',
                           percep_gt: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Pixel loss against `gt`, perceptual(+style) against `percep_gt` (default `gt`), recorded in `loss_dict`."""
-        l_total = output.new_zeros(())
+        terms = OrderedDict()
         if self.cri_pix is not None:
-            l_pix = self.cri_pix(output, gt)
-            l_total = l_total + l_pix
-            loss_dict[f'{prefix}_pix'] = l_pix
+            terms[f'{prefix}_pix'] = self.cri_pix(output, gt)
         if self.cri_perceptual is not None:
-            l_percep, l_style = self.cri_perceptual(output, gt if percep_gt is None else percep_gt)
-            if l_percep is not None:
-                l_total = l_total + l_percep
-                loss_dict[f'{prefix}_percep'] = l_percep
-            if l_style is not None:
-                l_total = l_total + l_style
-                loss_dict[f'{prefix}_style'] = l_style
-        return l_total
+            percep, style = self.cri_perceptual(output, gt if percep_gt is None else percep_gt)
+            terms.update((name, value) for name, value in ((f'{prefix}_percep', percep), (f'{prefix}_style', style))
+                         if value is not None)
+        loss_dict.update(terms)
+        return sum(terms.values())
 
     def optimize_parameters(self, current_iter: int) -> None:
-        self.optimizer_g.zero_grad(set_to_none=True)
-        self.output = self.net_g(self.lq)
+        """One micro-batch: forward (autocast if asked), the supervised losses, backward; G steps on the last."""
+        self.training_step.zero_grad(self.optimizer_g)
         loss_dict = OrderedDict()
-        pix_gt, percep_gt = self.loss_targets()
-        l_total = self.supervised_losses(self.output, pix_gt, loss_dict, percep_gt=percep_gt)
-        self.backward_and_step(l_total, self.optimizer_g, loss_dict, current_iter, 'G')
-        self.log_dict = self.reduce_loss_dict(loss_dict)
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
+        with self.training_step.autocast():
+            self.output = self.net_g(self.lq)
+            pix_gt, percep_gt = self.loss_targets()
+            l_total = self.supervised_losses(self.output, pix_gt, loss_dict, percep_gt=percep_gt)
+        self.backward_and_step(l_total, self.optimizer_g, self.net_g, 'net_g', loss_dict, current_iter)
+        self.end_iteration(loss_dict)
 
     def test(self) -> None:
         """Inference on `self.lq` with net_g_ema when it exists, else net_g in eval mode."""

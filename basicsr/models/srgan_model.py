@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from basicsr.archs import build_network
+from basicsr.losses.loss_util import full_precision
 from basicsr.models.sr_model import SRModel
 from basicsr.utils.registry import MODEL_REGISTRY
 
@@ -38,6 +39,10 @@ class SRGANModel(SRModel):
     def check_options(cls, opt: dict) -> list[str]:
         """Up-front validation: a training run needs network_d, train.optim_d and train.gan_opt."""
         return gan_option_problems(opt) if opt.get('is_train', 'train' in opt) else []
+
+    @classmethod
+    def trained_networks(cls, opt: dict) -> tuple[str, ...]:
+        return ('net_g', 'net_d')
 
     def init_training_settings(self) -> None:
         problems = gan_option_problems(self.opt)
@@ -82,13 +87,26 @@ class SRGANModel(SRModel):
         loss_dict['l_g_gan'] = l_g_gan
         return l_g_total + l_g_gan
 
-    def optimize_generator(self, current_iter: int, loss_dict: OrderedDict) -> None:
-        set_requires_grad(self.net_d, False)
-        self.optimizer_g.zero_grad(set_to_none=True)
+    def generator_forward(self, current_iter: int, train_g: bool) -> None:
+        """The generator's output(s) for this micro-batch (`self.output`)."""
         self.output = self.net_g(self.lq)
-        if self.generator_turn(current_iter):
-            l_g_total = self.generator_losses(current_iter, loss_dict)
-            self.backward_and_step(l_g_total, self.optimizer_g, loss_dict, current_iter, 'G')
+
+    def optimize_generator(self, current_iter: int, loss_dict: OrderedDict) -> None:
+        """Forward G (with gradients only on G's turn) and, on its turn, backpropagate and step G."""
+        set_requires_grad(self.net_d, False)
+        self.training_step.zero_grad(self.optimizer_g)
+        train_g = self.generator_turn(current_iter)
+        with self.training_step.autocast(), torch.set_grad_enabled(train_g):
+            self.generator_forward(current_iter, train_g)
+            if train_g:
+                l_g_total = self.generator_losses(current_iter, loss_dict)
+        if train_g:
+            self.backward_and_step(l_g_total, self.optimizer_g, self.net_g, 'net_g', loss_dict, current_iter)
+
+    def discriminator_predictions(self, *images: torch.Tensor) -> list[torch.Tensor]:
+        """D's outputs on `images`, one call each, under the `amp` autocast."""
+        with self.training_step.autocast():
+            return [self.net_d(image) for image in images]
 
     def discriminator_losses(self, real: torch.Tensor, fake: torch.Tensor, loss_dict: OrderedDict) -> Iterator[Tensor]:
         """Yield D's real loss, then its fake loss; each is backpropagated before the next D forward pass.
@@ -96,13 +114,13 @@ class SRGANModel(SRModel):
         One backward per forward keeps DDP's gradient hooks and in-place buffer updates (BatchNorm, spectral
         norm) valid, as in BasicSR.
         """
-        real_d_pred = self.net_d(real)
+        real_d_pred, = self.discriminator_predictions(real)
         l_d_real = self.cri_gan(real_d_pred, True, is_disc=True)
-        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()))
+        loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(full_precision(real_d_pred.detach())))
         yield l_d_real
-        fake_d_pred = self.net_d(fake.detach())
+        fake_d_pred, = self.discriminator_predictions(fake.detach())
         l_d_fake = self.cri_gan(fake_d_pred, False, is_disc=True)
-        loss_dict.update(l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))
+        loss_dict.update(l_d_fake=l_d_fake, out_d_fake=torch.mean(full_precision(fake_d_pred.detach())))
         yield l_d_fake
 
     def discriminator_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,23 +128,18 @@ class SRGANModel(SRModel):
         return self.gt, self.output
 
     def optimize_discriminator(self, current_iter: int, loss_dict: OrderedDict) -> None:
+        """Backpropagate D's real and fake losses of this micro-batch; D steps on the last one."""
         set_requires_grad(self.net_d, True)
-        self.optimizer_d.zero_grad(set_to_none=True)
-        finite = True
+        self.training_step.zero_grad(self.optimizer_d)
         for loss in self.discriminator_losses(*self.discriminator_pair(), loss_dict):
-            finite = self.guarded_backward(loss, loss_dict, current_iter, 'D') and finite
-        if finite:
-            self.guarded_step(self.optimizer_d, current_iter, 'D')
-        else:
-            self.optimizer_d.zero_grad(set_to_none=True)
+            self.training_step.backward(loss, 'net_d', loss_dict, current_iter)
+        self.training_step.step(self.optimizer_d, self.net_d, 'net_d', loss_dict, current_iter)
 
     def optimize_parameters(self, current_iter: int) -> None:
         loss_dict = OrderedDict()
         self.optimize_generator(current_iter, loss_dict)
         self.optimize_discriminator(current_iter, loss_dict)
-        self.log_dict = self.reduce_loss_dict(loss_dict)
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
+        self.end_iteration(loss_dict)
 
     def save(self, epoch: int, current_iter: int) -> None:
         if hasattr(self, 'net_g_ema'):

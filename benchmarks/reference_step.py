@@ -1,10 +1,12 @@
-"""The PDD authors' training step, computed in their order: the correctness and speed baseline of the fast step.
+"""The PDD authors' training step, computed in their order: the correctness oracle and the speed baseline of
+SRGANRefModel's step.
 
 As in the authors' SRGANRefModel.optimize_parameters (Yuehan717/PDD): fp32; generalist and net_g run every iteration;
 VGG19 runs six times per step (four separate passes inside the distillation loss, two in the perceptual loss);
 gradients are zero-filled; D sees real and fake in two calls with two backward passes; the EMA is a loop over
-parameters; no NaN guard. `scripts/benchmark.py --mode reference` times it; the fast step must match its losses and
-gradients.
+parameters; no NaN guard. It runs on an SRGANRefModel built with `REFERENCE_PERF` (every switch off), which only
+provides the networks, losses and optimisers. `scripts/benchmark.py` times it against the model's own step, which
+must match its losses and gradients.
 """
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -12,10 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from basicsr.models.pdd_fast_step import (D_OPTIMISER, D_PHASE, EMA, FEATURE_LOSSES, G_OPTIMISER, GENERALIST_FWD,
-                                          GENERATOR_BWD, GENERATOR_FWD, LOSS_BWD, PIXEL_GAN_LOSSES)
 from basicsr.models.srgan_model import set_requires_grad
-from basicsr.utils.part_timer import NO_TIMER
+
+# train.perf of the model the reference step runs on: every switch off, fp32 (the authors' set-up).
+REFERENCE_PERF = {'shared_vgg': False, 'inference_mode': False, 'channels_last': False, 'fused_optimizer': False,
+                  'foreach_ema': False, 'set_to_none': False}
 
 
 def authors_distillation(model, loss_dict: OrderedDict) -> Tensor:
@@ -36,72 +39,62 @@ def authors_distillation(model, loss_dict: OrderedDict) -> Tensor:
     return total
 
 
-def authors_generator_losses(model, current_iter: int, output: Tensor, loss_dict: OrderedDict, timer) -> Tensor:
+def authors_generator_losses(model, current_iter: int, output: Tensor, loss_dict: OrderedDict) -> Tensor:
     """Distillation, pixel, perceptual (two VGG passes) and GAN losses of the specialist, in the authors' order."""
     distill = model.distillation_active(current_iter)
     total = model.output_s.new_zeros(())
-    with timer.part(FEATURE_LOSSES):
-        if distill:
-            total = total + authors_distillation(model, loss_dict)
-        if model.cri_perceptual is not None:
-            percep, style = model.cri_perceptual(model.output_s, model.gt_s)
-            for name, value in (('l_g_percep', percep), ('l_g_style', style)):
-                if value is not None:
-                    loss_dict[name] = value
-                    total = total + value
-    with timer.part(PIXEL_GAN_LOSSES):
-        if model.cri_pix is not None:
-            loss_dict['l_g_pix'] = model.cri_pix(model.output_s, model.gt_s)
-            total = total + loss_dict['l_g_pix']
-        fake = model.output_s if (model.domain_opt_wogan or not distill) else output
-        loss_dict['l_g_gan'] = model.cri_gan(model.net_d(fake), True, is_disc=False)
+    if distill:
+        total = total + authors_distillation(model, loss_dict)
+    if model.cri_perceptual is not None:
+        percep, style = model.cri_perceptual(model.output_s, model.gt_s)
+        for name, value in (('l_g_percep', percep), ('l_g_style', style)):
+            if value is not None:
+                loss_dict[name] = value
+                total = total + value
+    if model.cri_pix is not None:
+        loss_dict['l_g_pix'] = model.cri_pix(model.output_s, model.gt_s)
+        total = total + loss_dict['l_g_pix']
+    fake = model.output_s if (model.domain_opt_wogan or not distill) else output
+    loss_dict['l_g_gan'] = model.cri_gan(model.net_d(fake), True, is_disc=False)
     return total + loss_dict['l_g_gan']
 
 
-def authors_generator_phase(model, current_iter: int, loss_dict: OrderedDict, timer) -> None:
+def authors_generator_phase(model, current_iter: int, loss_dict: OrderedDict) -> None:
     set_requires_grad(model.net_d, False)
     model.optimizer_g.zero_grad(set_to_none=False)
     lq = torch.cat([model.lq_s, model.lq_t], dim=0)
     sizes = [model.lq_s.shape[0], model.lq_t.shape[0]]
-    with timer.part(GENERALIST_FWD), torch.no_grad():
+    with torch.no_grad():
         model.ref_s, model.ref_t = model.generalist(lq).split(sizes, dim=0)
-    with timer.part(GENERATOR_FWD):
-        output = model.net_g(lq)
+    output = model.net_g(lq)
     model.output_s, model.output_t = output.split(sizes, dim=0)
     if model.generator_turn(current_iter):
-        total = authors_generator_losses(model, current_iter, output, loss_dict, timer)
-        with timer.part(GENERATOR_BWD):
-            timer.split_at_grad(output, LOSS_BWD)
-            total.backward()
-        with timer.part(G_OPTIMISER):
-            model.optimizer_g.step()
+        authors_generator_losses(model, current_iter, output, loss_dict).backward()
+        model.optimizer_g.step()
 
 
-def authors_discriminator_phase(model, loss_dict: OrderedDict, timer) -> None:
+def authors_discriminator_phase(model, loss_dict: OrderedDict) -> None:
     set_requires_grad(model.net_d, True)
     model.optimizer_d.zero_grad(set_to_none=False)
-    with timer.part(D_PHASE):
-        real_pred = model.net_d(model.gt_s.detach())
-        loss_dict['l_d_real'] = model.cri_gan(real_pred, True, is_disc=True)
-        loss_dict['out_d_real'] = torch.mean(real_pred.detach())
-        loss_dict['l_d_real'].backward()
-        fake_pred = model.net_d(model.output_s.detach())
-        loss_dict['l_d_fake'] = model.cri_gan(fake_pred, False, is_disc=True)
-        loss_dict['out_d_fake'] = torch.mean(fake_pred.detach())
-        loss_dict['l_d_fake'].backward()
-    with timer.part(D_OPTIMISER):
-        model.optimizer_d.step()
+    real_pred = model.net_d(model.gt_s.detach())
+    loss_dict['l_d_real'] = model.cri_gan(real_pred, True, is_disc=True)
+    loss_dict['out_d_real'] = torch.mean(real_pred.detach())
+    loss_dict['l_d_real'].backward()
+    fake_pred = model.net_d(model.output_s.detach())
+    loss_dict['l_d_fake'] = model.cri_gan(fake_pred, False, is_disc=True)
+    loss_dict['out_d_fake'] = torch.mean(fake_pred.detach())
+    loss_dict['l_d_fake'].backward()
+    model.optimizer_d.step()
 
 
-def authors_optimize_parameters(model, current_iter: int, timer=NO_TIMER) -> None:
+def authors_optimize_parameters(model, current_iter: int) -> None:
     """One PDD iteration on `model` (an SRGANRefModel fed with lq_s, gt_s, lq_t) exactly as the authors run it."""
     loss_dict: OrderedDict = OrderedDict()
-    authors_generator_phase(model, current_iter, loss_dict, timer)
-    authors_discriminator_phase(model, loss_dict, timer)
+    authors_generator_phase(model, current_iter, loss_dict)
+    authors_discriminator_phase(model, loss_dict)
     model.log_dict = model.reduce_loss_dict(loss_dict)
     if model.ema_decay > 0:
-        with timer.part(EMA):
-            model.model_ema(decay=model.ema_decay)
+        model.model_ema(decay=model.ema_decay)
 
 
 @dataclass

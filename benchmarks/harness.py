@@ -2,7 +2,7 @@
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from os import path as osp
 from typing import Optional
 
@@ -16,11 +16,9 @@ from basicsr.archs.vgg_arch import NAMES, TORCHVISION_WEIGHT_FILES, VGGFeatureEx
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.models import build_model
-from basicsr.models.pdd_reference_step import authors_optimize_parameters
 from basicsr.utils.options import setup_options
-from basicsr.utils.part_timer import NO_TIMER, PartTimer
-from basicsr.utils.precision_util import PERF_OFF
 from basicsr.utils.weights_util import resolve_weight_file
+from benchmarks.reference_step import REFERENCE_PERF, authors_optimize_parameters
 
 PAPER_PERCEPTUAL = {'conv1_2': 0.1, 'conv2_2': 0.1, 'conv3_4': 1.0, 'conv4_4': 1.0, 'conv5_4': 1.0}
 PAPER_INTER = {'conv2_1': 0.25, 'conv3_1': 0.25, 'conv4_1': 0.25, 'conv5_1': 0.25}
@@ -124,13 +122,12 @@ class StepRunner:
         self.mode, self.model, self.batch = mode, model, batch
         self.iteration = FIRST_ITERATION
 
-    def step(self, timer=NO_TIMER) -> None:
+    def step(self) -> None:
         self.model.feed_data(self.batch)
         self.iteration += 1
         if self.mode == 'reference':
-            authors_optimize_parameters(self.model, self.iteration, timer)
+            authors_optimize_parameters(self.model, self.iteration)
         else:
-            self.model.fast_step.timer = timer
             self.model.optimize_parameters(self.iteration)
 
 
@@ -155,7 +152,7 @@ def perturb_generalist(model) -> None:
 def build_runner(config: dict, mode: str, vgg_path: Optional[str], root: str,
                  copy_from: Optional[StepRunner] = None) -> StepRunner:
     """A model for `mode` ('reference': the authors' step, every switch off; 'fast': ours), weights from `copy_from`."""
-    perf = asdict(PERF_OFF) if mode == 'reference' else config['perf']
+    perf = REFERENCE_PERF if mode == 'reference' else config['perf']
     opt = pdd_options(config['preset'], config['generator'], config['device'], vgg_path, perf)
     torch.manual_seed(0)
     model = build_model(setup_options(opt, root, is_train=True))
@@ -209,26 +206,6 @@ def timed_steps(runners: dict[str, StepRunner], device: torch.device, steps: int
         for mode in (order if index % 2 == 0 else order[::-1]):
             samples[mode].append(time_one_step(runners[mode], device))
     return {mode: summary(values) for mode, values in samples.items()}
-
-
-def part_breakdown(runners: dict[str, StepRunner], device: torch.device, steps: int) -> dict:
-    """Mean ms per step part over `steps` steps per mode, modes alternating (CUDA synchronised at part boundaries)."""
-    timers = {mode: PartTimer(device) for mode in runners}
-    totals = dict.fromkeys(runners, 0.0)
-    order = list(runners)
-    for index in range(steps):
-        for mode in (order if index % 2 == 0 else order[::-1]):
-            synchronize(device)
-            start = time.perf_counter()
-            runners[mode].step(timers[mode])
-            synchronize(device)
-            totals[mode] += time.perf_counter() - start
-    breakdown = {}
-    for mode, timer in timers.items():
-        parts = {name: seconds * 1000 / max(steps, 1) for name, seconds in timer.seconds.items()}
-        parts['other (loss bookkeeping, logging)'] = totals[mode] * 1000 / max(steps, 1) - sum(parts.values())
-        breakdown[mode] = parts
-    return breakdown
 
 
 def step_gflops(runners: dict[str, StepRunner]) -> dict[str, float]:

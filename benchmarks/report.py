@@ -9,9 +9,8 @@ def _header(report: dict) -> list[str]:
             f"{report['load_average_before']:.1f} before, {report['load_average_after']:.1f} after",
             f"  generator {generator}; batch {report['batch'][0]} + {report['batch'][1]} of {report['lq_size']} px LR; "
             f"VGG19 weights: {report['vgg_weights']}",
-            f"  fast mode: train.perf defaults with {switches} (Winograd VGG convolutions "
-            f"{'on' if report.get('fast_winograd') else 'off'}); {report['warmup']} warm-up + {report['steps']} "
-            'timed steps per mode, modes alternating']
+            f"  model step: SRGANRefModel's train.perf defaults with {switches}; {report['warmup']} warm-up + "
+            f"{report['steps']} timed steps per mode, modes alternating"]
 
 
 def _equality(equality: dict) -> list[str]:
@@ -54,16 +53,6 @@ def _timing(report: dict) -> list[str]:
     return lines
 
 
-def _breakdown(breakdown: dict) -> list[str]:
-    modes = list(breakdown)
-    names = list(dict.fromkeys(name for parts in breakdown.values() for name in parts))
-    lines = ['breakdown, ms per step (part-by-part timing of separate steps):',
-             f"  {'part':<36}" + ''.join(f'{mode:>11}' for mode in modes)]
-    for name in names:
-        lines.append(f'  {name:<36}' + ''.join(f'{breakdown[mode].get(name, 0.0):>11.1f}' for mode in modes))
-    return lines
-
-
 def _loading(report: dict) -> list[str]:
     loading = report['data_loading']
     fastest = min(timing['median_ms'] for timing in report['timing'].values()) / 1000
@@ -81,7 +70,7 @@ def format_report(report: dict) -> str:
     lines = _header(report)
     if 'equality' in report:
         lines += _equality(report['equality'])
-    lines += _timing(report) + _breakdown(report['breakdown_ms'])
+    lines += _timing(report)
     if report.get('data_loading'):
         lines += _loading(report)
     return '\n'.join(lines)
