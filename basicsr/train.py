@@ -216,7 +216,7 @@ def log_effective_batch(opt: dict, accum_iter: int) -> None:
     if accum_iter == 1:
         return
     streams = [key for key in TRAIN_STREAM_KEYS if key in opt['datasets']]
-    sizes = ', '.join(f"{key} {opt['datasets'][key]['batch_size_per_gpu']} x {accum_iter} x {opt['world_size']} GPU(s)"
+    sizes = ', '.join(f"{key} {opt['datasets'][key]['batch_size_per_gpu']} x {accum_iter} x {opt['world_size']} process(es)"
                       f" = {opt['datasets'][key]['batch_size_per_gpu'] * accum_iter * opt['world_size']}"
                       for key in streams)
     get_root_logger().info(f'Gradient accumulation: {accum_iter} micro-batches per optimiser step (one iteration); '
