@@ -50,6 +50,10 @@ def _timing(report: dict) -> list[str]:
             kind = 'equal math' if report['equal_math'] else f"amp {report['fast_perf']['amp']}, NOT equal math"
             lines.append(f"speed-up (reference / fast median, same run, {kind}): {report['speedup']:.2f}x"
                          + (f'; step memory fast / reference: {ratio:.2f}' if ratio is not None else ''))
+            guard = report.get('speedup_guard')
+            if guard:
+                verdict = 'ok' if guard['passed'] else 'REGRESSION (exit status 1; rerun on a quiet machine first)'
+                lines.append(f"  regression guard for this preset: >= {guard['minimum']:.2f}x: {verdict}")
     return lines
 
 

@@ -35,6 +35,9 @@ from benchmarks.report import format_report  # noqa: E402
 # one), so fp32 gradients get 1e-3. AMP is not equal math: its deviations are reported, not gated (the float64 check
 # still gates the math of its code path).
 TOLERANCES = {'float64': (1e-4, 1e-4, 1e-4), 'fp32': (1e-4, 1e-3, 1e-2), 'amp': (float('inf'),) * 3}
+# Regression guard: the equal-math speed-up of the default step on this preset must not fall below this (sharing the
+# VGG passes alone gives ~1.3x on the CPU; docs/performance.md).
+SPEEDUP_GUARD = {'cpu-small': 1.25}
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -137,6 +140,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                       generator=config['preset'].generator_opt(args.generator), batch=list(config['preset'].batch),
                       lq_size=config['preset'].lq_size, vgg_weights=vgg_source, fast_perf=config['perf'],
                       torch=torch.__version__, steps=config['steps'], warmup=config['warmup'],
+                      perf_overrides=list(args.perf),
                       load_average_before=os.getloadavg()[0])
         if args.mode == 'both':
             report['equality'] = check_equality(config, runners, vgg_path, root)
@@ -167,6 +171,10 @@ def summarise_pair(report: dict) -> None:
     memory = report.get('memory')
     if memory:
         report['memory_ratio'] = memory['fast']['step_mib'] / max(memory['reference']['step_mib'], 1e-9)
+    guard = SPEEDUP_GUARD.get(report['preset'])
+    default_step = report['equal_math'] and not any(report['fast_perf'].get(key) for key in ('amp', 'compile'))
+    if guard and default_step and report['generator']['type'] == 'RRDBNet' and not report['perf_overrides']:
+        report['speedup_guard'] = dict(minimum=guard, passed=report['speedup'] >= guard)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -186,7 +194,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as handle:
             json.dump(report, handle, indent=2)
-    return 1 if report.get('equality') and not report['equality']['equal'] else 0
+    if report.get('equality') and not report['equality']['equal']:
+        return 1
+    return 1 if report.get('speedup_guard', {}).get('passed') is False else 0
 
 
 if __name__ == '__main__':

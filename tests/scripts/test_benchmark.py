@@ -68,3 +68,26 @@ def test_paper_preset_asks_for_a_gpu_when_there_is_none():
         pytest.skip('a CUDA device is present; the paper preset runs')
     with pytest.raises(SystemExit, match='no CUDA device'):
         benchmark.main(['--preset', 'paper'])
+
+
+def fake_report(speedup: float, **changes) -> dict:
+    report = {'preset': 'cpu-small', 'equality': {'equal': True}, 'fast_perf': {'amp': None, 'compile': False},
+              'generator': {'type': 'RRDBNet'}, 'perf_overrides': [],
+              'timing': {'reference': {'median_ms': 1000.0}, 'fast': {'median_ms': 1000.0 / speedup}}}
+    report.update(changes)
+    return report
+
+
+@pytest.mark.parametrize('speedup, passed', [(1.3, True), (1.2, False)])
+def test_the_cpu_small_default_step_is_guarded_at_1_25x(speedup, passed):
+    report = fake_report(speedup)
+    benchmark.summarise_pair(report)
+    assert report['speedup_guard'] == {'minimum': 1.25, 'passed': passed}
+
+
+@pytest.mark.parametrize('changes', [{'preset': 'tiny'}, {'perf_overrides': ['shared_vgg=false']},
+                                     {'fast_perf': {'amp': 'bf16', 'compile': False}}])
+def test_other_presets_and_changed_steps_are_not_guarded(changes):
+    report = fake_report(1.0, **changes)
+    benchmark.summarise_pair(report)
+    assert 'speedup_guard' not in report
