@@ -140,34 +140,47 @@ def strip_module_prefix(state_dict: dict) -> OrderedDict:
     return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state_dict.items())
 
 
-def select_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> dict:
-    """Pick the state dict under `param_key`; fall back to `params_ema`, `params`, or a raw state dict."""
+PARAM_KEY_FALLBACKS = ('params_ema', 'params', 'state_dict', 'model')
+
+
+def chosen_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> Optional[str]:
+    """The entry `select_param_key` takes: `param_key`, else the first fallback present; None for a raw state dict."""
     if not isinstance(checkpoint, dict):
         raise ValueError(f'Checkpoint {path} does not hold a state dict (got {type(checkpoint).__name__}).')
     if param_key is not None and param_key in checkpoint:
-        return checkpoint[param_key]
-    for fallback in ('params_ema', 'params', 'state_dict', 'model'):
+        return param_key
+    for fallback in PARAM_KEY_FALLBACKS:
         if fallback in checkpoint and isinstance(checkpoint[fallback], dict):
-            return checkpoint[fallback]
-    if all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        return checkpoint
-    raise KeyError(f"Checkpoint {path} has no '{param_key}' entry; it holds: {', '.join(map(str, checkpoint))}")
+            return fallback
+    if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return None
+    raise KeyError(f"Checkpoint {path} has no '{param_key}' entry and is no state dict; it holds: "
+                   f"{', '.join(map(str, checkpoint)) or 'nothing'}")
 
 
-def read_network_file(path: str, param_key: Optional[str] = 'params') -> OrderedDict:
-    """Load a `.pth` or `.safetensors` network file on CPU and return its (prefix-stripped) state dict."""
+def select_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> dict:
+    """Pick the state dict under `param_key`; fall back to `params_ema`, `params`, or a raw state dict."""
+    key = chosen_param_key(checkpoint, param_key, path)
+    return checkpoint if key is None else checkpoint[key]
+
+
+def read_checkpoint(path: str) -> Any:
+    """The whole content of a `.pth` / `.safetensors` network file, on CPU, without running pickled code."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Network weights {path} do not exist.')
     try:
         if path.endswith(CHECKPOINT_FORMATS['safetensors']):
-            checkpoint = read_safetensors(path)
-        else:
-            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+            return read_safetensors(path)
+        return torch.load(path, map_location='cpu', weights_only=True)
     except ImportError:
         raise
     except Exception as err:  # truncated, corrupt or pickled-code files: name the file, keep the cause
         raise RuntimeError(f'Network weights {path} cannot be read ({type(err).__name__}: {err}).') from err
-    return strip_module_prefix(select_param_key(checkpoint, param_key, path))
+
+
+def read_network_file(path: str, param_key: Optional[str] = 'params') -> OrderedDict:
+    """Load a `.pth` or `.safetensors` network file on CPU and return its (prefix-stripped) state dict."""
+    return strip_module_prefix(select_param_key(read_checkpoint(path), param_key, path))
 
 
 def key_mismatch_report(net: nn.Module, state_dict: dict) -> list[str]:
