@@ -143,10 +143,17 @@ def check_types(opt: dict) -> list[str]:
 
 
 def check_networks(opt: dict) -> list[str]:
+    """Every network block names a registered arch with its arguments; an arch with its own `check_options`
+    (SpandrelNet: weight file, package, scale) is asked too, for the blocks the model builds."""
     problems = []
+    unused = unused_networks(opt)
     for key, block in opt.items():
         if re.fullmatch(r'network_\w+', key) and block is not None:
-            problems += check_typed_block(block, key, ARCH_REGISTRY, 'network')
+            block_problems = check_typed_block(block, key, ARCH_REGISTRY, 'network')
+            problems += block_problems
+            arch = ARCH_REGISTRY.get(block['type']) if not block_problems else None
+            if key not in unused and hasattr(arch, 'check_options'):
+                problems += [f'{key}.{problem}' for problem in arch.check_options(block, opt)]
     return problems
 
 
