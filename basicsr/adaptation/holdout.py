@@ -1,0 +1,72 @@
+"""The report's measurements: generalist and adapted model on the held-out photos (never trained on), each output
+saved and scored with no-reference metrics (NIQE; pyiqa metrics on request), compared pair by pair."""
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from basicsr.evaluation.comparison import PairedDifference, paired_difference
+from basicsr.inference.upscaler import Upscaler
+from basicsr.metrics.niqe import calculate_niqe
+
+MODELS = ('generalist', 'adapted')
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A no-reference score of an SR output (BGR uint8) and whether higher is better."""
+
+    name: str
+    score: Callable[[np.ndarray], float]
+    higher_is_better: bool
+
+
+def niqe_metric(scale: int) -> Metric:
+    return Metric('NIQE', lambda img: calculate_niqe(img, crop_border=scale), higher_is_better=False)
+
+
+def pyiqa_metrics(names: Sequence[str], device: str) -> list[Metric]:
+    """pyiqa metrics by name (e.g. musiq, nrqm); pyiqa must be installed and hold their weights in its cache."""
+    from basicsr.metrics.pyiqa_metric import calculate_pyiqa, pyiqa_better
+    return [Metric(name, lambda img, name=name: calculate_pyiqa(img, metric=name, device=device),
+                   higher_is_better=pyiqa_better(name) == 'higher') for name in names]
+
+
+@dataclass
+class HoldoutResult:
+    """Per-photo scores {metric: {model: [score per photo]}} over `photos`, and the SR outputs' folder."""
+
+    photos: list[str]
+    scores: dict[str, dict[str, list[float]]]
+    metrics: list[Metric]
+    results_dir: str
+
+    def comparison(self, metric: Metric) -> PairedDifference:
+        """Adapted minus generalist, per photo, with its 95% t interval."""
+        by_model = self.scores[metric.name]
+        return paired_difference(by_model['generalist'], by_model['adapted'])
+
+
+def super_resolve(upscaler: Upscaler, bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 in, BGR uint8 out (the networks see RGB in [0, 1])."""
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.
+    out = upscaler.upscale_array(rgb)
+    return cv2.cvtColor((out * 255.).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+
+
+def evaluate_holdout(holdout_dir: str, upscalers: dict[str, Upscaler], metrics: list[Metric],
+                     results_dir: str) -> HoldoutResult:
+    """Upscale every held-out photo with each model, save `results_dir/<model>/<photo>.png` and score it."""
+    photos = sorted(name for name in os.listdir(holdout_dir) if name.endswith('.png'))
+    scores = {metric.name: {model: [] for model in upscalers} for metric in metrics}
+    for name in photos:
+        lr = cv2.imread(os.path.join(holdout_dir, name), cv2.IMREAD_COLOR)
+        for model, upscaler in upscalers.items():
+            sr = super_resolve(upscaler, lr)
+            os.makedirs(os.path.join(results_dir, model), exist_ok=True)
+            cv2.imwrite(os.path.join(results_dir, model, name), sr)
+            for metric in metrics:
+                scores[metric.name][model].append(float(metric.score(sr)))
+    return HoldoutResult(photos, scores, metrics, results_dir)
