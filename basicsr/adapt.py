@@ -69,15 +69,15 @@ def prepare(args: argparse.Namespace, out: str, device: str) -> dict:
     size = adapt_size(args.quick, args.steps)
     generalist, specialist = starting_networks(args.mode, args.generalist, args.specialist)
     scale = generalist['scale']
-    source = check_source(args.source, size.gt_crop)
+    source, source_images = check_source(args.source, size.gt_crop)
     vgg_path, vgg_note = resolve_vgg(args.vgg, args.quick)
     scan = scan_photos(args.photos, min_side=size.gt_crop // scale)
     train_names, held = split_holdout(list(scan.photos), args.holdout or default_holdout(len(scan.photos)))
     data = {'target': os.path.join(out, 'data', 'target'), 'holdout': os.path.join(out, 'data', 'holdout')}
     tiles = prepare_folders(scan, train_names, held, data['target'], data['holdout'], size.tile, size.max_tiles,
                             size.holdout_side)
-    streams = {'train_s': synthetic_stream(source, size, scale), 'train_t': real_stream(data['target'], tiles, size,
-                                                                                        scale)}
+    streams = {'train_s': synthetic_stream(source, source_images, size, scale),
+               'train_t': real_stream(data['target'], tiles, size, scale)}
     name = 'adapt_' + os.path.basename(os.path.normpath(args.photos))
     opt = adapt_options(name, os.path.join(out, 'run'), generalist, specialist, streams, size, scale, vgg_path,
                         num_gpu=1 if device == 'cuda' else 0)

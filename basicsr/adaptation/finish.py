@@ -89,6 +89,5 @@ def finish_adaptation(out: str, record: dict, pyiqa_names: Sequence[str], wall_s
     log_path = os.path.join(record['run_dir'], log_files[-1]) if log_files else None
     write_report(out, header_blocks(record, wall_s, command), holdout, record['holdout_dir'], record['scale'],
                  log_path, footer_blocks(out, export))
-    summary = '\n'.join(f'{m.name}, adapted minus generalist: {holdout.comparison(m).describe()}: '
-                        f'{holdout.comparison(m).verdict(m.higher_is_better)}' for m in metrics)
+    summary = '\n'.join(f'{m.name}, adapted minus generalist: {holdout.summary(m)}' for m in metrics)
     return AdaptationResult(holdout, export, summary)

@@ -1,8 +1,9 @@
 """The report's measurements: generalist and adapted model on the held-out photos (never trained on), each output
 saved and scored with no-reference metrics (NIQE; pyiqa metrics on request), compared pair by pair."""
+import math
 import os
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -43,10 +44,18 @@ class HoldoutResult:
     metrics: list[Metric]
     results_dir: str
 
-    def comparison(self, metric: Metric) -> PairedDifference:
-        """Adapted minus generalist, per photo, with its 95% t interval."""
-        by_model = self.scores[metric.name]
-        return paired_difference(by_model['generalist'], by_model['adapted'])
+    def comparison(self, metric: Metric) -> Optional[PairedDifference]:
+        """Adapted minus generalist over the photos both could be scored on, with its 95% t interval (None if none)."""
+        pairs = [(g, a) for g, a in zip(*(self.scores[metric.name][m] for m in MODELS))
+                 if not (math.isnan(g) or math.isnan(a))]
+        return paired_difference(*zip(*pairs)) if pairs else None
+
+    def summary(self, metric: Metric) -> str:
+        """'<mean> [<low>, <high>] (...): <verdict>', or why there is no comparison."""
+        difference = self.comparison(metric)
+        if difference is None:
+            return 'n/a: no held-out photo could be scored (too small for the metric)'
+        return f'{difference.describe()}: {difference.verdict(metric.higher_is_better)}'
 
 
 def super_resolve(upscaler: Upscaler, bgr: np.ndarray) -> np.ndarray:
@@ -54,6 +63,14 @@ def super_resolve(upscaler: Upscaler, bgr: np.ndarray) -> np.ndarray:
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.
     out = upscaler.upscale_array(rgb)
     return cv2.cvtColor((out * 255.).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+
+
+def score_or_nan(metric: Metric, img: np.ndarray) -> float:
+    """The score, or NaN where the metric cannot score an image this small (NIQE needs two 96 px blocks)."""
+    try:
+        return float(metric.score(img))
+    except ValueError:
+        return math.nan
 
 
 def evaluate_holdout(holdout_dir: str, upscalers: dict[str, Upscaler], metrics: list[Metric],
@@ -68,5 +85,5 @@ def evaluate_holdout(holdout_dir: str, upscalers: dict[str, Upscaler], metrics: 
             os.makedirs(os.path.join(results_dir, model), exist_ok=True)
             cv2.imwrite(os.path.join(results_dir, model, name), sr)
             for metric in metrics:
-                scores[metric.name][model].append(float(metric.score(sr)))
+                scores[metric.name][model].append(score_or_nan(metric, sr))
     return HoldoutResult(photos, scores, metrics, results_dir)

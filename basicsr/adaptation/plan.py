@@ -50,7 +50,8 @@ QUICK = AdaptSize(steps=100, batch=4, gt_crop=64, d_feat=16, d_init_iters=10, mi
 
 
 def adapt_size(quick: bool, steps: Optional[int]) -> AdaptSize:
-    """PAPER or QUICK; `steps` replaces the length, and the discriminator-only warm-up stays under a tenth of it."""
+    """PAPER or QUICK; `steps` replaces the length; the discriminator-only warm-up stays under a tenth of it and the
+    log keeps about ten loss lines."""
     size = QUICK if quick else PAPER
     if steps is None:
         return size
@@ -58,10 +59,15 @@ def adapt_size(quick: bool, steps: Optional[int]) -> AdaptSize:
         raise ValueError(f'--steps {steps}: give a positive number of training steps (paper: 100000; --quick: '
                          f'{QUICK.steps}).')
     return replace(size, steps=steps, d_init_iters=min(size.d_init_iters, steps // 10),
-                   save_freq=min(size.save_freq, steps))
+                   save_freq=min(size.save_freq, steps), print_freq=max(1, min(size.print_freq, steps // 10)))
 
 
-def synthetic_stream(source: str, size: AdaptSize, scale: int) -> dict:
+def enlarge_ratio(images: int) -> int:
+    """Repeat a small image set in each epoch so that an epoch holds at least a couple of hundred samples."""
+    return max(1, math.ceil(200 / max(images, 1)))
+
+
+def synthetic_stream(source: str, images: int, size: AdaptSize, scale: int) -> dict:
     """`datasets.train_s`: HR crops of `source`, LR made on the fly by bicubic / bilinear / area (1/3 each)."""
     lr = size.gt_crop // scale
     return {
@@ -77,7 +83,7 @@ def synthetic_stream(source: str, size: AdaptSize, scale: int) -> dict:
             {'type': 'Quantize', 'keys': ['lq']},
             {'type': 'Collect', 'keys': ['lq', 'gt']}],
         'use_shuffle': True, 'num_worker_per_gpu': size.workers, 'batch_size_per_gpu': size.batch,
-        'dataset_enlarge_ratio': 1, 'prefetch_mode': None}
+        'dataset_enlarge_ratio': enlarge_ratio(images), 'prefetch_mode': None}
 
 
 def real_stream(target_dir: str, tiles: int, size: AdaptSize, scale: int) -> dict:
@@ -85,7 +91,7 @@ def real_stream(target_dir: str, tiles: int, size: AdaptSize, scale: int) -> dic
     return {'name': 'photos', 'type': 'SingleImageDataset', 'dataroot_lq': target_dir, 'filename_tmpl': '{}',
             'io_backend': {'type': 'disk'}, 'lq_size': size.gt_crop // scale, 'use_hflip': True, 'use_rot': True,
             'use_shuffle': True, 'num_worker_per_gpu': size.workers, 'batch_size_per_gpu': size.batch,
-            'dataset_enlarge_ratio': max(1, math.ceil(200 / max(tiles, 1))), 'prefetch_mode': None}
+            'dataset_enlarge_ratio': enlarge_ratio(tiles), 'prefetch_mode': None}
 
 
 def training_section(size: AdaptSize, ema: bool, vgg_path: str) -> dict:

@@ -1,6 +1,7 @@
 """`report.md` and `report.html` of an adaptation: held-out photos side by side (full view and zoomed crops), the
 scores per photo with the mean paired difference and its interval, the loss curves, the exported files."""
 import html
+import math
 import os
 from typing import Optional, Sequence
 
@@ -61,17 +62,20 @@ def loss_curves(log_path: str, path: str) -> bool:
     return True
 
 
+def cell(value: float) -> str:
+    return 'n/a' if math.isnan(value) else f'{value:.3f}'
+
+
 def score_blocks(result: HoldoutResult) -> list[Block]:
     """Per-photo table and, per metric, the mean paired difference with its interval and verdict."""
     header = ['Photo'] + [f'{m.name} {model}' for m in result.metrics for model in ('generalist', 'adapted')]
-    rows = [[photo] + [f'{result.scores[m.name][model][i]:.3f}' for m in result.metrics
+    rows = [[photo] + [cell(result.scores[m.name][model][i]) for m in result.metrics
                        for model in ('generalist', 'adapted')] for i, photo in enumerate(result.photos)]
     blocks: list[Block] = [('table', header, rows)]
     for metric in result.metrics:
-        difference = result.comparison(metric)
         direction = 'higher' if metric.higher_is_better else 'lower'
         blocks.append(('p', f'{metric.name} ({direction} is better), adapted minus generalist: '
-                            f'{difference.describe()}: **{difference.verdict(metric.higher_is_better)}**.'))
+                            f'**{result.summary(metric)}**.'))
     if len(result.photos) < 2:
         blocks.append(('p', 'One held-out photo cannot decide anything (its interval is unbounded): hold out more '
                             'photos (--holdout) for a measurable comparison.'))

@@ -42,14 +42,14 @@ def check_out_dir(out: str, resume: bool, archive: bool) -> bool:
     return False
 
 
-def check_source(source: str, gt_crop: int) -> str:
-    """The absolute source folder; it must hold images (sizes are checked by the training's data scan)."""
+def check_source(source: str, gt_crop: int) -> tuple[str, int]:
+    """(absolute folder, image count); it must hold images (sizes are checked by the training's data scan)."""
     try:
-        list_images(source)
+        images = list_images(source)
     except FileNotFoundError as err:
         raise FileNotFoundError(f'--source: {err} It must hold high-resolution images of at least {gt_crop} px a '
                                 f'side. {SOURCE_HINT}') from err
-    return os.path.abspath(source)
+    return os.path.abspath(source), len(images)
 
 
 def resolve_vgg(explicit: Optional[str], quick: bool) -> tuple[str, str]:
