@@ -117,3 +117,15 @@ def test_an_earlier_adaptation_is_never_overwritten(tmp_path, capsys):
     err = bad_input_message(tmp_path, capsys)
     assert 'holds an earlier adaptation: add --resume' in err and '--archive' in err
     assert (tmp_path / 'out' / 'adapt.yml').read_text() == 'earlier'
+
+
+def test_resume_continues_the_earlier_adaptation_and_archive_starts_anew(tmp_path, capsys):
+    assert run_adapt(tmp_path, '--steps', '3', '--holdout', '1') == 0
+    models = tmp_path / 'out' / 'run' / 'models'
+    assert (models / 'net_g_3.pth').is_file()
+    assert run_adapt(tmp_path, '--steps', '5', '--resume') == 0
+    log = ''.join(p.read_text() for p in sorted((tmp_path / 'out' / 'run').glob('train_*.log')))
+    assert 'Resuming training from epoch' in log and 'iter: 3.' in log and 'iter:       5,' in log
+    assert run_adapt(tmp_path, '--steps', '2', '--archive') == 0
+    assert len(list(tmp_path.glob('out_archived_*'))) == 1 and (tmp_path / 'out' / 'run' / 'models' /
+                                                                  'net_g_2.pth').is_file()
