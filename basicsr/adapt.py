@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from typing import Optional, Sequence
@@ -85,10 +86,22 @@ def prepare(args: argparse.Namespace, out: str, device: str) -> dict:
     record = {'mode': args.mode, 'generalist': generalist, 'specialist': specialist, 'scale': scale,
               'quick': args.quick, 'steps': size.steps, 'photos': os.path.abspath(args.photos),
               'trained_on': train_names, 'held_out': held, 'skipped': scan.skipped, 'tiles': tiles,
-              'holdout_dir': data['holdout'], 'vgg': vgg_note, 'device': device, 'run_dir': os.path.join(out, 'run')}
+              'holdout_dir': data['holdout'], 'holdout_side': size.holdout_side, 'vgg': vgg_note, 'device': device,
+              'run_dir': os.path.join(out, 'run')}
     with open(os.path.join(out, 'adapt.json'), 'w') as f:
         json.dump(record, f, indent=1)
     return record
+
+
+def prepare_or_clean_up(args: argparse.Namespace, out: str, device: str) -> dict:
+    """`prepare`; when it fails, a folder it created is removed so that the corrected command can run again."""
+    created = not os.path.isdir(out)
+    try:
+        return prepare(args, out, device)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def write_option_file(path: str, opt: dict, args: argparse.Namespace) -> None:
@@ -127,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
     if resume:
         with open(os.path.join(out, 'adapt.json')) as f:
             record = json.load(f)
+        record['steps'] = args.steps or record['steps']
     else:
-        record = prepare(args, out, device)
+        record = prepare_or_clean_up(args, out, device)
     print(f"Adapting ({record['mode']} mode, x{record['scale']}) on {len(record['trained_on'])} photo(s) "
           f"({record['tiles']} tiles), {len(record['held_out'])} held out: {', '.join(record['held_out'])}. "
           f"Skipped: {record['skipped'] or 'none'}. Output: {out}", flush=True)

@@ -52,7 +52,8 @@ def header_blocks(record: dict, wall_s: float, command: str) -> list[Block]:
             ('p', f"PDD, {record['mode'].upper()} mode, x{record['scale']}, {record['steps']} steps{quick}: {start} "
                   f"{generalist['path']} ({generalist['network']['type']})."),
             ('p', f"Photos ({record['photos']}): trained on {len(record['trained_on'])} (cut into {record['tiles']} "
-                  f"tiles), held out {len(record['held_out'])}: {', '.join(record['held_out'])}; skipped: {skipped}."),
+                  f"tiles), held out {len(record['held_out'])}: {', '.join(record['held_out'])} (centre crops of at "
+                  f"most {record['holdout_side']} px, never trained on); skipped: {skipped}."),
             ('p', f"Feature extractor of the losses: {record['vgg']}."),
             ('p', f"'Adapted' is the trained specialist (`{ADAPTED_KEY}` of net_g_latest); 'generalist' is the "
                   'model it started from. No ground truth exists for your photos, so the scores are no-reference; '

@@ -129,3 +129,9 @@ def test_resume_continues_the_earlier_adaptation_and_archive_starts_anew(tmp_pat
     assert run_adapt(tmp_path, '--steps', '2', '--archive') == 0
     assert len(list(tmp_path.glob('out_archived_*'))) == 1 and (tmp_path / 'out' / 'run' / 'models' /
                                                                   'net_g_2.pth').is_file()
+
+
+def test_a_failed_first_attempt_leaves_no_folder_in_the_way(tmp_path, capsys):
+    (tmp_path / 'empty').mkdir()
+    bad_input_message(tmp_path, capsys, photos=str(tmp_path / 'empty'))
+    assert not (tmp_path / 'out').exists()
