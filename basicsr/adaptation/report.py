@@ -3,6 +3,7 @@ scores per photo with the mean paired difference and its interval, the loss curv
 import html
 import math
 import os
+import re
 from typing import Optional, Sequence
 
 import cv2
@@ -117,7 +118,7 @@ def render_markdown(blocks: Sequence[Block]) -> str:
 
 def render_html(blocks: Sequence[Block], title: str) -> str:
     def text(value: str) -> str:
-        escaped = html.escape(value).split('**')
+        escaped = re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(value)).split('**')
         return ''.join(f'<b>{part}</b>' if i % 2 else part for i, part in enumerate(escaped))
 
     out = [f'<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title><style>body{{font-family:'
