@@ -15,7 +15,7 @@ $(STAMP): setup.py requirements.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[dev]' $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[dev,export]' $(TORCH_PINS)
 	$(PY) -m pip install -q --no-deps realesrgan==0.3.0  # compatibility tests run Real-ESRGAN's code on our basicsr
 	touch $(STAMP)
 

@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='an image file or a folder of images')
     parser.add_argument('-o', '--output', default='results/inference', help='output folder (default results/inference)')
-    parser.add_argument('--model', required=True, help='checkpoint (.pth) with params_ema / params / a raw state dict')
+    parser.add_argument('--model', required=True,
+                        help='checkpoint (.pth or .safetensors) with params_ema / params / a raw state dict')
     which = parser.add_mutually_exclusive_group()
     which.add_argument('--arch', help='network name (RRDBNet, SRVGGNetCompact, MSRResNet, ...); default: read the '
                                       'arch and its sizes from the checkpoint')

@@ -1,5 +1,6 @@
 """Up-front validation of a parsed option dict: every problem is reported with its YAML key path before any model is built."""
 import difflib
+import importlib.util
 import inspect
 import os
 import re
@@ -9,6 +10,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 
 from basicsr.models.perf_options import DATASET_ALIASES, TOP_LEVEL_ALIASES
+from basicsr.utils.checkpoint_util import CHECKPOINT_FORMATS
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
@@ -33,7 +35,8 @@ SECTION_KEYS = {
               'domain_opt', 'domain_opt_warmup_iters', 'domain_opt_detach', 'domain_opt_wogan', 'fix_backbone', 'nd_opt',
               'perf', 'amp', 'channels_last', 'compile', 'nan_guard', 'grad_clip', 'accum_iter'},
     'val': {'val_freq', 'save_img', 'suffix', 'metrics', 'pbar', 'tb_images', 'max_tb_images'},
-    'logger': {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb', 'keep_last', 'tb_image_freq'},
+    'logger': {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb', 'keep_last', 'tb_image_freq',
+               'save_checkpoint_format'},
     'dist_params': {'backend', 'port', 'timeout'},
 }
 SECTION_PATTERNS = {'path': (r'pretrain_network_\w+', r'param_key_\w+', r'strict_load_\w+')}
@@ -144,10 +147,17 @@ def check_types(opt: dict) -> list[str]:
 
 
 def check_networks(opt: dict) -> list[str]:
+    """Every network block names a registered arch with its arguments; an arch with its own `check_options`
+    (SpandrelNet: weight file, package, scale) is asked too, for the blocks the model builds."""
     problems = []
+    unused = unused_networks(opt)
     for key, block in opt.items():
         if re.fullmatch(r'network_\w+', key) and block is not None:
-            problems += check_typed_block(block, key, ARCH_REGISTRY, 'network')
+            block_problems = check_typed_block(block, key, ARCH_REGISTRY, 'network')
+            problems += block_problems
+            arch = ARCH_REGISTRY.get(block['type']) if not block_problems else None
+            if key not in unused and hasattr(arch, 'check_options'):
+                problems += [f'{key}.{problem}' for problem in arch.check_options(block, opt)]
     return problems
 
 
@@ -268,6 +278,19 @@ def check_training_switches(opt: dict) -> list[str]:
     return MODEL_REGISTRY.get(name).resolve_perf(opt, device_type)[1]
 
 
+def check_checkpoint_format(opt: dict) -> list[str]:
+    """`logger.save_checkpoint_format`: pth (BasicSR's, the default) or safetensors (needs the package)."""
+    fmt = get_path(opt, 'logger.save_checkpoint_format')
+    if fmt is None:
+        return []
+    if fmt not in CHECKPOINT_FORMATS:
+        return [f'logger.save_checkpoint_format: {fmt!r} is not one of {", ".join(CHECKPOINT_FORMATS)}']
+    if fmt == 'safetensors' and importlib.util.find_spec('safetensors') is None:
+        return ["logger.save_checkpoint_format: safetensors needs the safetensors package: pip install safetensors "
+                "(or pip install -e '.[export]'), or use pth"]
+    return []
+
+
 def check_model(opt: dict) -> list[str]:
     name = opt.get('model_type')
     if name is None:
@@ -289,7 +312,7 @@ def validate_options(opt: dict) -> None:
 
     problems = check_structure(opt) + check_types(opt)
     for check in (check_networks, check_losses_and_metrics, check_optimizers, check_datasets, check_weight_paths,
-                  check_training_switches, check_model):
+                  check_checkpoint_format, check_training_switches, check_model):
         problems += check(opt)
     if problems:
         raise OptionError(problems, opt.get('opt_path'))

@@ -102,6 +102,7 @@ def run_demo(argv=None) -> None:
                 'features': feature_choice(cfg), 'python': sys.executable,
                 'command': 'python scripts/run_demo.py ' + shlex.join(argv if argv is not None else sys.argv[1:]),
                 'split': args.eval_split, 'adapt_iters': cfg.iters['adapt'],
+                'target_files': [cfg.target_file(t) for t in cfg.targets],
                 'pretrained': (f'{SHIPPED_DIR}/*.pth, shipped with the repository and regenerated from scratch by '
                                '`make demo-pretrain`') if cfg.use_shipped else
                               f'trained by this run into {cfg.out}/pretrained (no shipped checkpoints were found)'}

@@ -1,5 +1,6 @@
 """The package's layers, checked on its source: utils at the bottom, then archs / metrics / data / losses, then models,
-then evaluation / inference, then the entry points (train.py, test.py, infer.py, option_check.py); no import cycles.
+then evaluation / inference / interop / adaptation, then the entry points (train.py, test.py, infer.py, adapt.py,
+export.py, option_check.py); no import cycles.
 
 Every import counts, also one inside a function: a lazy import is still a dependency.
 """
@@ -21,6 +22,10 @@ ALLOWED = {
     'models': {'utils', 'archs', 'metrics', 'data', 'losses', 'models'},
     'inference': {'utils', 'archs', 'inference'},
     'evaluation': {'utils', 'metrics', 'data', 'evaluation'},
+    # exports rebuild a network from its checkpoint and verify it on real images, as inference does
+    'interop': {'utils', 'archs', 'inference', 'interop'},
+    # basicsr-adapt's steps: photos, option plan, held-out evaluation with the comparison routine, export, report
+    'adaptation': {'utils', 'archs', 'metrics', 'inference', 'evaluation', 'interop', 'adaptation'},
 }
 
 

@@ -117,27 +117,39 @@ def network_scale(network_opt: dict) -> int:
     raise ValueError(f"Network options {network_opt} declare no 'scale'/'upscale'; pass --scale.")
 
 
-def load_inference_network(model_path: str, arch: Optional[str] = None, network_opt: Optional[dict] = None,
-                           param_key: str = 'params_ema', overrides: Optional[dict] = None,
-                           strict: bool = True) -> tuple[nn.Module, dict]:
-    """Build the network and load `model_path` into it in eval mode; returns (network, the options it was built from).
+def network_from_state(state_dict: dict, source: str, arch: Optional[str] = None,
+                       network_opt: Optional[dict] = None, overrides: Optional[dict] = None,
+                       strict: bool = True) -> tuple[nn.Module, dict]:
+    """Build the network for `state_dict` (read from `source`) and load it in eval mode; returns (net, options).
 
     `network_opt` (a YAML block) is used as given; otherwise the arch is `arch` or guessed from the weights, and its
     sizes are read from the weights. A key or shape mismatch raises with the full key report.
     """
-    try:
-        state_dict = read_network_file(model_path, param_key)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(f'Cannot read checkpoint {model_path}: it is not a PyTorch weights file, or it is truncated '
-                         f'({type(err).__name__}).') from err
     if network_opt is not None:
         opt = {**network_opt, **(overrides or {})}
     else:
         arch = arch or guess_arch(state_dict)
         if arch is None:
-            raise ValueError(f"Cannot tell the arch of {model_path} from its keys ({', '.join(list(state_dict)[:6])} "
-                             '...): pass --arch NAME (with --arch-opt key=value) or --opt <option file>.')
+            raise ValueError(f"Cannot tell the arch of {source} from its keys ({', '.join(list(state_dict)[:6])} "
+                             '...): it is not an RRDBNet, SRVGGNetCompact or MSRResNet state dict; pass --arch NAME '
+                             '(with --arch-opt key=value) or --opt <option file>.')
         opt = arch_options_from_state(arch, state_dict, overrides)
     net = build_network(opt)
-    load_state_into(net, state_dict, strict=strict, source=model_path)
+    load_state_into(net, state_dict, strict=strict, source=source)
     return net.eval(), opt
+
+
+def read_state(model_path: str, param_key: str = 'params_ema') -> dict:
+    """The state dict of `model_path` (`param_key` with BasicSR's fallbacks); unreadable files raise ValueError."""
+    try:
+        return read_network_file(model_path, param_key)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise ValueError(f'Cannot read checkpoint {model_path}: it is not a PyTorch or safetensors weights file, or '
+                         f'it is truncated ({type(err).__name__}).') from err
+
+
+def load_inference_network(model_path: str, arch: Optional[str] = None, network_opt: Optional[dict] = None,
+                           param_key: str = 'params_ema', overrides: Optional[dict] = None,
+                           strict: bool = True) -> tuple[nn.Module, dict]:
+    """Build the network and load `model_path` (.pth or .safetensors) into it in eval mode (`network_from_state`)."""
+    return network_from_state(read_state(model_path, param_key), model_path, arch, network_opt, overrides, strict)

@@ -13,8 +13,8 @@ from basicsr.models.nan_guard import NanGuard
 from basicsr.models.optim_factory import OPTIMIZERS, build_optimizer, build_scheduler, speed_kwargs
 from basicsr.models.perf_options import PerfOptions, resolve_perf, switches_summary
 from basicsr.models.training_step import TrainingStep
-from basicsr.utils.checkpoint_util import (atomic_torch_save, atomic_write_text, load_state_into, prune_checkpoints,
-                                           read_network_file)
+from basicsr.utils.checkpoint_util import (atomic_save_network, atomic_torch_save, atomic_write_text,
+                                           checkpoint_extension, load_state_into, prune_checkpoints, read_network_file)
 from basicsr.utils.device_util import select_device
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.logger import get_root_logger
@@ -254,9 +254,11 @@ class BaseModel:
     @master_only
     def save_network(self, net: Union[nn.Module, list], net_label: str, current_iter: int,
                      param_key: Union[str, list] = 'params') -> None:
-        """Atomically write `{net_label}_{iter}.pth` holding `{param_key: state_dict}` (several keys for a list)."""
+        """Atomically write `{net_label}_{iter}.pth` (or `.safetensors`, `logger.save_checkpoint_format`) holding
+        `{param_key: state_dict}` (several keys for a list)."""
         current_iter = 'latest' if current_iter == -1 else current_iter
-        save_path = os.path.join(self.opt['path']['models'], f'{net_label}_{current_iter}.pth')
+        file_name = f'{net_label}_{current_iter}{checkpoint_extension(self.opt)}'
+        save_path = os.path.join(self.opt['path']['models'], file_name)
         nets = net if isinstance(net, list) else [net]
         keys = param_key if isinstance(param_key, list) else [param_key]
         if len(nets) != len(keys):
@@ -266,11 +268,12 @@ class BaseModel:
             state_dict = self.get_bare_model(net_).state_dict()
             save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu())
                                          for k, v in state_dict.items())
-        atomic_torch_save(save_dict, save_path)
+        atomic_save_network(save_dict, save_path)
 
     def load_network(self, net: nn.Module, load_path: str, strict: bool = True,
                      param_key: Optional[str] = 'params') -> None:
-        """Load weights (param_key with fallbacks, `module.` stripped); report mismatched keys, fail if strict."""
+        """Load `.pth` / `.safetensors` weights (param_key with fallbacks, `module.` stripped); report mismatched keys,
+        fail if strict."""
         logger = get_root_logger()
         net = self.get_bare_model(net)
         state_dict = read_network_file(load_path, param_key)

@@ -29,7 +29,8 @@ def check_generalist(opt: dict) -> list[str]:
     if not opt.get('network_g_fix'):
         problems.append('network_g_fix: static mode (train.use_net_g_ema: false) needs the frozen generalist network '
                         'block, or set train.use_net_g_ema: true for EMA mode.')
-    if not (opt.get('path') or {}).get('pretrain_network_g_fix'):
+    reads_own_file = isinstance(opt.get('network_g_fix'), dict) and 'path' in opt['network_g_fix']  # SpandrelNet
+    if not (opt.get('path') or {}).get('pretrain_network_g_fix') and not reads_own_file:
         problems.append('path.pretrain_network_g_fix: static mode needs the frozen generalist weights '
                         '(e.g. RealESRGAN_x4plus.pth); without them the generalist would be random.')
     return problems

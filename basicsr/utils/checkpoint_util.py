@@ -1,4 +1,6 @@
-"""Checkpoint files: atomic writes and network loading with BasicSR's `param_key` conventions."""
+"""Checkpoint files: atomic writes, `.pth` or `.safetensors` network files, and network loading with BasicSR's
+`param_key` conventions. Every loader reads network files through `read_network_file`, so both formats load everywhere.
+"""
 import os
 import tempfile
 from collections import OrderedDict
@@ -35,6 +37,59 @@ def atomic_write_text(path: str, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode()))
 
 
+CHECKPOINT_FORMATS = {'pth': '.pth', 'safetensors': '.safetensors'}
+PARAM_KEYS_METADATA = 'basicsr_param_keys'  # safetensors metadata: the param keys a file holds, comma-separated
+
+
+def checkpoint_extension(opt: dict) -> str:
+    """The network-file extension that `logger.save_checkpoint_format` (pth, the default, or safetensors) selects."""
+    return CHECKPOINT_FORMATS[(opt.get('logger') or {}).get('save_checkpoint_format') or 'pth']
+
+
+def _safetensors_torch():
+    try:
+        import safetensors.torch
+    except ImportError as err:
+        raise ImportError('.safetensors files need the safetensors package: pip install safetensors '
+                          "(or pip install -e '.[export]').") from err
+    return safetensors.torch
+
+
+def safetensors_bytes(save_dict: dict[str, dict]) -> bytes:
+    """`{param_key: state_dict}` as safetensors bytes: one key is stored bare (what spandrel and traiNNer read);
+    several are stored as `<param_key>.<name>`. The keys are named in the metadata either way."""
+    if len(save_dict) == 1:
+        flat = next(iter(save_dict.values()))
+    else:
+        flat = {f'{key}.{name}': tensor for key, state in save_dict.items() for name, tensor in state.items()}
+    tensors = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in flat.items()}
+    return _safetensors_torch().save(tensors, metadata={PARAM_KEYS_METADATA: ','.join(save_dict)})
+
+
+def atomic_save_network(save_dict: dict[str, dict], path: str) -> None:
+    """Atomically write `{param_key: state_dict}` as safetensors or torch.save, chosen by the file extension."""
+    if path.endswith(CHECKPOINT_FORMATS['safetensors']):
+        data = safetensors_bytes(save_dict)
+        _atomic_write(path, lambda f: f.write(data))
+    else:
+        atomic_torch_save(save_dict, path)
+
+
+def read_safetensors(path: str) -> dict:
+    """A `.safetensors` file as `{param_key: state_dict}` when written by us, else its bare state dict."""
+    from safetensors import safe_open
+    with safe_open(path, framework='pt') as handle:
+        metadata = handle.metadata() or {}
+    tensors = _safetensors_torch().load_file(path)
+    keys = [key for key in metadata.get(PARAM_KEYS_METADATA, '').split(',') if key]
+    if len(keys) == 1:
+        return {keys[0]: tensors}
+    if len(keys) > 1:
+        return {key: OrderedDict((name[len(key) + 1:], tensor) for name, tensor in tensors.items()
+                                 if name.startswith(f'{key}.')) for key in keys}
+    return tensors
+
+
 def remove_stale_temp_files(folder: str) -> list[str]:
     """Delete temp files an interrupted atomic write left in `folder` (never a finished checkpoint)."""
     if not os.path.isdir(folder):
@@ -63,7 +118,7 @@ def prune_checkpoints(path_opt: dict, keep_last: int) -> None:
     for old_iter in list_training_states(states_dir)[keep_last:]:
         os.remove(os.path.join(states_dir, f'{old_iter}.state'))
         for name in os.listdir(models_dir):
-            if name.endswith(f'_{old_iter}.pth'):
+            if name.endswith(tuple(f'_{old_iter}{ext}' for ext in CHECKPOINT_FORMATS.values())):
                 os.remove(os.path.join(models_dir, name))
 
 
@@ -85,29 +140,47 @@ def strip_module_prefix(state_dict: dict) -> OrderedDict:
     return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in state_dict.items())
 
 
-def select_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> dict:
-    """Pick the state dict under `param_key`; fall back to `params_ema`, `params`, or a raw state dict."""
+PARAM_KEY_FALLBACKS = ('params_ema', 'params', 'state_dict', 'model')
+
+
+def chosen_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> Optional[str]:
+    """The entry `select_param_key` takes: `param_key`, else the first fallback present; None for a raw state dict."""
     if not isinstance(checkpoint, dict):
         raise ValueError(f'Checkpoint {path} does not hold a state dict (got {type(checkpoint).__name__}).')
     if param_key is not None and param_key in checkpoint:
-        return checkpoint[param_key]
-    for fallback in ('params_ema', 'params', 'state_dict', 'model'):
+        return param_key
+    for fallback in PARAM_KEY_FALLBACKS:
         if fallback in checkpoint and isinstance(checkpoint[fallback], dict):
-            return checkpoint[fallback]
-    if all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        return checkpoint
-    raise KeyError(f"Checkpoint {path} has no '{param_key}' entry; it holds: {', '.join(map(str, checkpoint))}")
+            return fallback
+    if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return None
+    raise KeyError(f"Checkpoint {path} has no '{param_key}' entry and is no state dict; it holds: "
+                   f"{', '.join(map(str, checkpoint)) or 'nothing'}")
 
 
-def read_network_file(path: str, param_key: Optional[str] = 'params') -> OrderedDict:
-    """Load a network file on CPU and return its (prefix-stripped) state dict."""
+def select_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> dict:
+    """Pick the state dict under `param_key`; fall back to `params_ema`, `params`, or a raw state dict."""
+    key = chosen_param_key(checkpoint, param_key, path)
+    return checkpoint if key is None else checkpoint[key]
+
+
+def read_checkpoint(path: str) -> Any:
+    """The whole content of a `.pth` / `.safetensors` network file, on CPU, without running pickled code."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Network weights {path} do not exist.')
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        if path.endswith(CHECKPOINT_FORMATS['safetensors']):
+            return read_safetensors(path)
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except ImportError:
+        raise
     except Exception as err:  # truncated, corrupt or pickled-code files: name the file, keep the cause
         raise RuntimeError(f'Network weights {path} cannot be read ({type(err).__name__}: {err}).') from err
-    return strip_module_prefix(select_param_key(checkpoint, param_key, path))
+
+
+def read_network_file(path: str, param_key: Optional[str] = 'params') -> OrderedDict:
+    """Load a `.pth` or `.safetensors` network file on CPU and return its (prefix-stripped) state dict."""
+    return strip_module_prefix(select_param_key(read_checkpoint(path), param_key, path))
 
 
 def key_mismatch_report(net: nn.Module, state_dict: dict) -> list[str]:

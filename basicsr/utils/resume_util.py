@@ -4,21 +4,22 @@ from typing import Iterable, Optional
 
 import torch
 
-from basicsr.utils.checkpoint_util import list_training_states, remove_stale_temp_files
+from basicsr.utils.checkpoint_util import checkpoint_extension, list_training_states, remove_stale_temp_files
 from basicsr.utils.logger import get_root_logger
 
 
 def network_files_for(opt: dict, resume_iter: int, unsaved: Iterable[str] = ()) -> dict[str, str]:
-    """The network files a state at `resume_iter` needs: `net_<name>_<iter>.pth` per `network_<name>` block, except
+    """The network files a state at `resume_iter` needs: `net_<name>_<iter>.pth` (or `.safetensors`, as
+    `logger.save_checkpoint_format` says) per `network_<name>` block, except
     `path.ignore_resume_networks` and the `unsaved` blocks (inputs such as a frozen generalist, never checkpointed:
     the model class names them, `BaseModel.unsaved_networks`)."""
     ignored = (opt.get('path') or {}).get('ignore_resume_networks') or []
     ignored = {ignored} if isinstance(ignored, str) else set(ignored)
     ignored |= set(unsaved)
-    files = {}
+    files, ext = {}, checkpoint_extension(opt)
     for key in opt:
         if key.startswith('network_') and key not in ignored and opt[key] is not None:
-            files[key] = osp.join(opt['path']['models'], f'net_{key[len("network_"):]}_{resume_iter}.pth')
+            files[key] = osp.join(opt['path']['models'], f'net_{key[len("network_"):]}_{resume_iter}{ext}')
     return files
 
 

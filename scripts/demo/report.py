@@ -10,6 +10,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from basicsr.evaluation.comparison import NO_DIFFERENCE, PairedDifference, paired_difference
+
 ROWS = [('bicubic', 'Bicubic'), ('generalist', 'Generalist M_G (start of PDD-EMA)'),
         ('specialist', 'Specialist M_S (start of PDD-static)'), ('control', 'Supervised-only control'),
         ('nd', 'ND (naive feature distillation)'), ('pdd_static', 'PDD-static'), ('pdd_ema', 'PDD-EMA')]
@@ -20,15 +22,15 @@ CURVE_KEYS = [('l_inter', 'l_inter (PDD inter-model)'), ('l_intra', 'l_intra (PD
               ('l_g_pix', 'pixel (wavelet L1)'), ('l_g_percep', 'perceptual'), ('l_g_gan', 'GAN (generator)')]
 
 
-def collect(metric_dir: str, target: str, seeds: int) -> dict[str, list[dict]]:
-    """{row: [mean metrics of each seed]}; fixed rows have one entry."""
+def collect(metric_dir: str, target: str, seeds: int, field: str = 'mean') -> dict[str, list[dict]]:
+    """{row: [`field` of each seed: 'mean' metrics, or 'per_image' {image: metrics}]}; fixed rows have one entry."""
     values: dict[str, list[dict]] = {}
     files = [osp.join(metric_dir, f'{target}_fixed.json')] + [osp.join(metric_dir, f'{target}_s{s}.json')
                                                               for s in range(seeds)]
     for path in files:
         with open(path) as f:
             for row, result in json.load(f)['rows'].items():
-                values.setdefault(row, []).append(result['mean'])
+                values.setdefault(row, []).append(result[field])
     return values
 
 
@@ -68,27 +70,38 @@ def markdown_table(table: dict, seeds: int) -> str:
 SEEDED = {'control', 'nd', 'pdd_static', 'pdd_ema'}
 
 
-def verdict(table: dict) -> list[str]:
-    """The claim's parts, each checked on the table's means (PSNR and the perceptual column)."""
+def paired(per_image: dict[str, list[dict]], row: str, other: str, key: str) -> PairedDifference:
+    """`row` minus `other` per image and seed (a fixed row pairs with every seed of a seeded one)."""
+    baseline, candidate = [], []
+    runs = max(len(per_image[row]), len(per_image[other]))
+    for run in range(runs):
+        mine = per_image[row][min(run, len(per_image[row]) - 1)]
+        theirs = per_image[other][min(run, len(per_image[other]) - 1)]
+        for image in mine:
+            baseline.append(theirs[image][key])
+            candidate.append(mine[image][key])
+    return paired_difference(baseline, candidate)
+
+
+def verdict(table: dict, per_image: dict[str, list[dict]]) -> list[str]:
+    """The claim's parts, each a paired difference over images (and seeds) with its 95% interval: a difference
+    whose interval holds zero is 'no measurable difference', not a win or a loss."""
     perceptual = 'lpips' if table['pdd_ema']['lpips'] is not None else 'niqe'
-    name = perceptual.upper()
+    marks = {'better': '✅', 'worse': '❌', NO_DIFFERENCE: '➖'}
 
-    def gap(row: str, other: str, key: str) -> float:
-        return table[row][key][0] - table[other][key][0]
+    def check(label: str, row: str, other: str, key: str, higher_is_better: bool) -> str:
+        difference = paired(per_image, row, other, key)
+        outcome = difference.verdict(higher_is_better)
+        return f'- {marks[outcome]} {label}: {outcome}, {difference.describe()}'
 
-    def check(label: str, ok: bool, detail: str) -> str:
-        return f'- {"✅" if ok else "❌"} {label}: {detail}'
-
-    lines = [check('the generalist beats bicubic (PSNR)', gap('generalist', 'bicubic', 'psnr') > 0,
-                   f'{gap("generalist", "bicubic", "psnr"):+.2f} dB')]
+    lines = [check('the generalist vs bicubic (PSNR, dB)', 'generalist', 'bicubic', 'psnr', True)]
     for other in ('generalist', 'control'):
-        d_psnr, d_perc = gap('pdd_ema', other, 'psnr'), gap('pdd_ema', other, perceptual)
-        lines.append(check(f'PDD-EMA beats the {other} in PSNR', d_psnr > 0, f'{d_psnr:+.2f} dB'))
-        lines.append(check(f'PDD-EMA beats the {other} in {name}', d_perc < 0, f'{d_perc:+.3f} (lower is better)'))
+        lines.append(check(f'PDD-EMA vs the {other} (PSNR, dB)', 'pdd_ema', other, 'psnr', True))
+        lines.append(check(f'PDD-EMA vs the {other} ({perceptual.upper()}, lower is better)', 'pdd_ema', other,
+                           perceptual, False))
     if 'pdd_static' in table:
-        d_static = gap('pdd_static', 'specialist', 'psnr')
-        lines.append(check('PDD-static improves on the specialist it starts from (PSNR)', d_static > 0,
-                           f'{d_static:+.2f} dB'))
+        lines.append(check('PDD-static vs the specialist it starts from (PSNR, dB)', 'pdd_static', 'specialist',
+                           'psnr', True))
     return lines
 
 
@@ -219,6 +232,19 @@ FEATURE_NOTES = {
 }
 
 
+TUNED_DOMAIN = 'options/demo/degradations/camera.yml'  # the one domain the demo's settings were chosen on
+
+
+def domain_role(target_file: str) -> str:
+    """How a target domain relates to the demo's tuning, from its degradation file (a user's file never was)."""
+    path = osp.normpath(target_file)
+    if path == osp.normpath(TUNED_DOMAIN):
+        return 'the domain the demo was tuned on'
+    if osp.dirname(path) == osp.dirname(osp.normpath(TUNED_DOMAIN)):
+        return 'a second domain, never used for tuning'
+    return 'a domain given as a file, never used for tuning'
+
+
 def build_report(out_dir: str, data_root: str, targets: list[str], seeds: int, settings: dict,
                  stages: dict[str, dict], total_wall_s: float) -> str:
     """Write report.md / report.html (+ PNGs) into `out_dir` from the metric files and stage records."""
@@ -236,16 +262,16 @@ def build_report(out_dir: str, data_root: str, targets: list[str], seeds: int, s
                'perceptual score. To use real weights, run once on a connected machine: `python -c "import '
                'torchvision; torchvision.models.vgg19(weights=\'IMAGENET1K_V1\'); '
                'torchvision.models.alexnet(weights=\'IMAGENET1K_V1\')"` and copy ~/.cache/torch/hub/checkpoints here.']
-    for index, target in enumerate(targets):
+    for target, target_file in zip(targets, settings['target_files']):
         table = summarise(collect(osp.join(out_dir, 'metrics'), target, seeds))
         with open(osp.join(out_dir, 'metrics', f'{target}_fixed.json')) as f:
             images = json.load(f)['images']
-        role = 'the domain the demo was tuned on' if index == 0 else 'a second domain, never used for tuning'
-        md += ['', f'## Target domain `{target}` ({role})', '',
-               f'Degradation: `options/demo/degradations/{target}.yml`. Scored on the {settings["split"]} photos '
+        md += ['', f'## Target domain `{target}` ({domain_role(target_file)})', '',
+               f'Degradation: `{target_file}`. Scored on the {settings["split"]} photos '
                f'({", ".join(images)}; full images, x4). Adapted rows: mean' +
                (f' ± std over seeds 0..{seeds - 1}' if seeds > 1 else ' of seed 0') + '; best per column in bold.',
-               '', markdown_table(table, seeds), '', 'The claim, checked on these means:', '', *verdict(table)]
+               '', markdown_table(table, seeds), '', 'The claim, checked pair by pair (per image and seed, 95% t '
+               'interval):', '', *verdict(table, collect(osp.join(out_dir, 'metrics'), target, seeds, 'per_image'))]
         grid = f'grid_{target}.png'
         image_grid(data_root, osp.join(out_dir, 'outputs', target), target, images, osp.join(out_dir, grid),
                    settings['split'])

@@ -1,0 +1,1 @@
+"""Handing trained networks to other tools: safetensors / Real-ESRGAN .pth / verified ONNX files, spandrel checks."""
