@@ -20,7 +20,7 @@ from basicsr.evaluation.metric_sizes import check_metric_sizes  # noqa: E402
 from basicsr.models import build_model, model_class  # noqa: E402
 from basicsr.models.nan_guard import NonFiniteLossError  # noqa: E402
 from basicsr.option_check import OptionError, validate_options  # noqa: E402
-from basicsr.utils.errors import run_command  # noqa: E402
+from basicsr.utils.errors import as_user_error, run_command  # noqa: E402
 from basicsr.utils.logger import (FILE_ONLY, AvgTimer, MessageLogger, get_env_info, get_root_logger,  # noqa: E402
                                   hold_records_for_log_file, init_tb_logger, init_wandb_logger)
 from basicsr.utils.device_util import select_device  # noqa: E402
@@ -287,8 +287,12 @@ def train_pipeline(root_path: str, argv: Optional[list[str]] = None):
 def train_command() -> int:
     """Train with outputs under the launch directory, where the option file's relative paths are read too (for
     `python basicsr/train.py` from the repository root, as BasicSR; for `basicsr-train` never the installed package);
-    returns 128 + signal number after a signal stop, else 0."""
-    model = train_pipeline(os.getcwd())
+    returns 128 + signal number after a signal stop, else 0. A run stopped by the NaN guard is reported like a user
+    error: its message says where it diverged, that a checkpoint was saved and what to change; it is not a bug."""
+    try:
+        model = train_pipeline(os.getcwd())
+    except NonFiniteLossError as err:
+        raise as_user_error(err) from err
     return 0 if model.stopped_by is None else 128 + signal.Signals[model.stopped_by].value
 
 

@@ -109,3 +109,17 @@ def test_a_parser_maps_dash_and_underscore_spellings_and_single_dash_opt():
     parser.add_argument('--tile-pad', type=int)
     args = parser.parse_args(['-opt', 'a.yml', '--tile_pad=3', '-o', 'out'])
     assert (args.opt, args.tile_pad, args.output) == ('a.yml', 3, 'out')
+
+
+def test_a_run_stopped_by_the_nan_guard_is_reported_without_a_traceback(monkeypatch, capsys):
+    import basicsr.train as train
+    from basicsr.models.nan_guard import NonFiniteLossError
+    from basicsr.utils.errors import run_command
+
+    def diverges(root_path):
+        raise NonFiniteLossError('non-finite loss in 5 consecutive iterations up to iter 9; checkpoint saved')
+    monkeypatch.setattr(train, 'train_pipeline', diverges)
+    monkeypatch.delenv('RANK', raising=False)
+    assert run_command(train.train_command, argv=[]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: non-finite loss') and 'Traceback' not in err
