@@ -23,6 +23,7 @@ setup(
     description='BasicSR-compatible super-resolution training with Pairwise Distance Distillation (PDD, ECCV 2024)',
     long_description=(HERE / 'README.md').read_text() if (HERE / 'README.md').exists() else '',
     long_description_content_type='text/markdown',
+    license='Apache-2.0',
     packages=find_packages(include=('basicsr', 'basicsr.*')),
     package_data={'basicsr': ['metrics/*.npz']},
     python_requires='>=3.9',

@@ -4,7 +4,8 @@
     python scripts/inference.py -i img.png -o out/ --model RealESRGAN_x4plus.pth --arch RRDBNet --half
     python scripts/inference.py -i lr/ -o out/ --model net.pth --opt options/test/x.yml   # network_g from YAML
 
-Images that cannot be decoded are named, skipped and listed at the end (exit status 1).
+Images that cannot be decoded are named, skipped and listed at the end (exit status 1); a wrong set-up (input,
+checkpoint, arch, device) is one message naming it (exit status 2, the traceback with --debug).
 """
 import argparse
 import os
@@ -18,6 +19,8 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 import yaml  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
+from basicsr.utils.errors import as_user_error, report_failure  # noqa: E402
 from basicsr.utils.img_util import ImageDecodeError  # noqa: E402
 from basicsr.utils.misc import list_images  # noqa: E402
 from basicsr.inference.network_loading import load_inference_network, network_block, network_scale  # noqa: E402
@@ -37,7 +40,7 @@ def parse_key_values(items: Sequence[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-i', '--input', required=True, help='an image file or a folder of images')
     parser.add_argument('-o', '--output', default='results/inference', help='output folder (default results/inference)')
     parser.add_argument('--model', required=True,
@@ -64,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       '16-bit images stored in formats that cannot hold them)')
     parser.add_argument('--alpha-upsampler', choices=ALPHA_UPSAMPLERS, default='resize',
                         help='upscale alpha channels by bilinear resizing (default) or with the network')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return parser
 
 
@@ -114,14 +118,13 @@ def upscale_files(upscaler: Upscaler, files: list[str], args: argparse.Namespace
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the CLI; returns the exit status (1 when any image failed or the set-up was wrong)."""
+    """Run the CLI; returns the exit status (2 when the set-up was wrong, 1 when any image failed)."""
     args = build_parser().parse_args(argv)
     try:
         files = list_images(args.input)
         upscaler, summary = build_upscaler(args)
     except (FileNotFoundError, KeyError, ValueError, TypeError, RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+        return report_failure(as_user_error(err), debug=args.debug)
     print(f'Model: {summary}\nInput: {len(files)} image(s) from {args.input}; output: {args.output}')
     start = time.perf_counter()
     failures = upscale_files(upscaler, files, args)

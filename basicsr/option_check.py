@@ -4,19 +4,21 @@ import importlib.util
 import inspect
 import os
 import re
-from numbers import Number
 from typing import Any, Callable, Iterable, Optional
 
 import torch
 
 from basicsr.models.perf_options import DATASET_ALIASES, TOP_LEVEL_ALIASES
+from basicsr.option_types import check_value_types, kind_problem
 from basicsr.utils.checkpoint_util import CHECKPOINT_FORMATS
+from basicsr.utils.errors import UserError
 from basicsr.utils.logger import get_root_logger
+from basicsr.utils.options import force_yml_keys
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 # Keys written by `setup_options` / the CLI, never by users.
 DERIVED_KEYS = {'is_train', 'opt_path', 'auto_resume', 'check_data', 'root_path', 'dist', 'rank', 'world_size',
-                'requested_num_gpu'}
+                'requested_num_gpu', 'force_yml'}
 TOP_LEVEL_KEYS = {
     'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger', 'dist_params',
     'find_unused_parameters', 'use_static_graph', 'amp', 'channels_last', 'compile', 'deterministic',
@@ -49,13 +51,15 @@ BOOL_KEYS = ('val.save_img', 'logger.use_tb_logger', 'train.use_net_g_ema', 'tra
              'train.domain_opt_wogan', 'find_unused_parameters')
 
 
-class OptionError(ValueError):
-    """All problems found in an option file, one per line, each starting with its key path."""
+class OptionError(UserError, ValueError):
+    """All problems found in an option file, one bullet each, starting with its key path (continuation lines of a
+    problem are indented under its bullet, so there are as many bullets as problems)."""
 
     def __init__(self, problems: list[str], source: Optional[str] = None) -> None:
         self.problems = problems
         where = f' in {source}' if source else ''
-        super().__init__(f'{len(problems)} problem(s){where}:\n' + '\n'.join(f'  - {p}' for p in problems))
+        bullets = '\n'.join('  - ' + p.replace('\n', '\n    ') for p in problems)
+        super().__init__(f'{len(problems)} problem(s){where}:\n{bullets}')
 
 
 def suggest(key: str, known: Iterable[str]) -> str:
@@ -136,13 +140,9 @@ def check_types(opt: dict) -> list[str]:
     if scale is not None and (not isinstance(scale, int) or isinstance(scale, bool) or scale < 1):
         problems.append(f'scale: must be a positive integer, got {scale!r}')
     for key in NUMBER_KEYS:
-        val = get_path(opt, key)
-        if val is not None and (isinstance(val, bool) or not isinstance(val, Number)):
-            problems.append(f'{key}: must be a number, got {val!r}')
+        problems += kind_problem(key, get_path(opt, key), 'number')
     for key in BOOL_KEYS:
-        val = get_path(opt, key)
-        if val is not None and not isinstance(val, bool):
-            problems.append(f'{key}: must be true or false, got {val!r}')
+        problems += kind_problem(key, get_path(opt, key), 'bool')
     return problems
 
 
@@ -185,6 +185,25 @@ def lpips_weight_problems(block: dict, where: str) -> list[str]:
     except FileNotFoundError as err:
         return [f'{where}: {err}']
     return []
+
+
+def missing_vgg_file(block: dict) -> Optional[str]:
+    """Why a loss on ImageNet VGG features cannot find its weight file (None when found or not needed): checked now,
+    not after the datasets and networks are built."""
+    from basicsr.archs.vgg_arch import TORCHVISION_WEIGHT_FILES, vgg_weight_file
+    cls = LOSS_REGISTRY.get(block['type']) if block.get('type') in LOSS_REGISTRY else None
+    params = inspect.signature(cls).parameters if cls is not None else {}
+    if 'vgg_weights_path' not in params or block.get('pretrained', True) is False:
+        return None
+    type_key = 'vgg_type' if 'vgg_type' in params else 'model_type'
+    vgg_type = block.get(type_key, params[type_key].default if type_key in params else 'vgg19')
+    if vgg_type not in TORCHVISION_WEIGHT_FILES:
+        return None  # the loss itself reports an unknown VGG type
+    try:
+        vgg_weight_file(vgg_type, block.get('vgg_weights_path'))
+    except FileNotFoundError as err:
+        return str(err)
+    return None
 
 
 def check_optimizers(opt: dict) -> list[str]:
@@ -266,7 +285,12 @@ def check_weight_paths(opt: dict) -> list[str]:
     for name, block in ((opt.get('val') or {}).get('metrics') or {}).items():
         if isinstance(block, dict) and block.get('type') == 'calculate_lpips':
             problems += lpips_weight_problems(block, f'val.metrics.{name}')
-    return problems
+    missing_vgg: dict[str, list[str]] = {}  # one problem per missing file, naming every loss that needs it
+    for key, block in (opt.get('train') or {}).items():
+        reason = missing_vgg_file(block) if key.endswith('_opt') and isinstance(block, dict) else None
+        if reason:
+            missing_vgg.setdefault(reason, []).append(f'train.{key}')
+    return problems + [f'{", ".join(keys)}: {reason}' for reason, keys in missing_vgg.items()]
 
 
 def check_training_switches(opt: dict) -> list[str]:
@@ -310,9 +334,22 @@ def validate_options(opt: dict) -> None:
     import basicsr.metrics  # noqa: F401
     import basicsr.models  # noqa: F401
 
-    problems = check_structure(opt) + check_types(opt)
+    problems = check_structure(opt) + check_types(opt) + check_value_types(opt)
     for check in (check_networks, check_losses_and_metrics, check_optimizers, check_datasets, check_weight_paths,
                   check_checkpoint_format, check_training_switches, check_model):
         problems += check(opt)
     if problems:
-        raise OptionError(problems, opt.get('opt_path'))
+        overridden = force_yml_keys(opt.get('force_yml') or [])
+        source = opt.get('opt_path')
+        if source and overridden:
+            source += ' and its --force_yml overrides'
+        raise OptionError([name_override(p, overridden) for p in problems], source)
+
+
+def name_override(problem: str, overridden: dict[str, str]) -> str:
+    """Append `(set by --force_yml <item>)` to a problem whose key path (or a parent) came from the command line."""
+    key = re.split(r'[: \[]', problem, maxsplit=1)[0]
+    for path, item in overridden.items():
+        if key == path or key.startswith(path + '.'):
+            return f'{problem} (set by --force_yml {item})'
+    return problem

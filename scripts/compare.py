@@ -10,19 +10,19 @@ import sys
 from os import path as osp
 from typing import Optional, Sequence
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from basicsr.data.dataset_scan import read_image_size  # noqa: E402
 from basicsr.utils.crop_grid import crop, crop_box, make_grid, zoom  # noqa: E402
 from basicsr.evaluation.folders import (EvaluationError, ImagePair, match_results, parse_named_path,  # noqa: E402
                                            read_uint8, size_problems)
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
+from basicsr.utils.errors import as_user_error, report_failure  # noqa: E402
 from basicsr.utils.img_util import ImageDecodeError, imwrite  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--gt', required=True, help='GT folder')
     parser.add_argument('--lr', help='LR folder (adds the LR column)')
     parser.add_argument('--method', nargs='+', required=True, metavar='NAME=DIR', help='result folder of each method')
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--zoom', type=int, default=1, help='integer nearest-neighbour enlargement of every cell')
     parser.add_argument('--key-regex', help='regex whose first group identifies an image in all folder names')
     parser.add_argument('-o', '--output', default='results/compare.png', help='output PNG file')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return parser
 
 
@@ -75,7 +76,7 @@ def grid_rows(args: argparse.Namespace, methods: list[tuple[str, list[ImagePair]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the CLI; returns the exit status (1 on bad input)."""
+    """Run the CLI; returns the exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
     try:
         methods, problems = [], []
@@ -88,8 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         lr_pairs = {p.name: p for p in match_results(args.gt, args.lr, args.key_regex)} if args.lr else None
         rows = grid_rows(args, methods, lr_pairs)
     except (EvaluationError, FileNotFoundError, ImageDecodeError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+        return report_failure(as_user_error(err), debug=args.debug)
     labels = (['LR'] if args.lr else []) + [name for name, _ in methods] + ['GT']
     imwrite(make_grid(rows, labels), args.output)
     print(f'Wrote {args.output}: {len(rows)} row(s) x {len(labels)} column(s) ({" | ".join(labels)})')

@@ -14,10 +14,8 @@ import sys
 from os import path as osp
 from typing import Optional, Sequence
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from tqdm import tqdm  # noqa: E402
 
 from basicsr.evaluation.folders import (EvaluationError, MethodResult, evaluate_method, match_results,  # noqa: E402
@@ -25,10 +23,12 @@ from basicsr.evaluation.folders import (EvaluationError, MethodResult, evaluate_
                                            parse_named_path, prepare_metrics, size_problems)
 from basicsr.evaluation.result_table import (TableRow, best_marks, markdown_table, metric_columns,  # noqa: E402
                                         write_csv_table)
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
+from basicsr.utils.errors import as_user_error, report_failure  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--gt', nargs='+', required=True, metavar='[NAME=]DIR', help='GT folder(s), one per dataset')
     parser.add_argument('--method', nargs='+', required=True, metavar='NAME=DIR', help='result folder of each method')
     parser.add_argument('--metrics', nargs='+', default=['psnr', 'ssim'],
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--test-y-channel', action='store_true', help='PSNR/SSIM on the Y channel (BT.601)')
     parser.add_argument('--key-regex', help='regex whose first group identifies an image in GT and result names')
     parser.add_argument('-o', '--output', default='results/evaluation', help='output folder')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error')
     return parser
 
 
@@ -90,7 +91,7 @@ def write_tables(results: list[MethodResult], metrics_opt: dict, output: str) ->
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the CLI; returns the exit status (1 on bad input or when an image could not be read)."""
+    """Run the CLI; returns the exit status (2 on bad input, 1 when an image could not be read)."""
     args = build_parser().parse_args(argv)
     try:
         if args.metrics_opt:
@@ -102,8 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              args.key_regex)
         results = run_evaluation(jobs, metrics_opt)
     except (EvaluationError, FileNotFoundError, KeyError, ValueError, RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+        return report_failure(as_user_error(err), debug=args.debug)
     os.makedirs(args.output, exist_ok=True)
     print(write_tables(results, metrics_opt, args.output))
     print(f'Tables written to {args.output}/comparison.md, comparison.csv and per_image.csv')

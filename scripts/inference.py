@@ -5,10 +5,8 @@
 import sys
 from os import path as osp
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from basicsr.infer import build_parser, main  # noqa: E402
 
 __all__ = ['build_parser', 'main']

@@ -17,6 +17,7 @@ from os import path as osp
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir))
 sys.path.insert(0, ROOT)
 
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 from basicsr.utils.misc import get_time_str  # noqa: E402
 from scripts.demo.plan import ADAPTED, SHIPPED_DIR, DemoConfig, feature_choice, plan, publish_pretrained  # noqa: E402
 from scripts.demo.report import build_report  # noqa: E402
@@ -24,7 +25,7 @@ from scripts.demo.stages import StageState, run_stages  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--quick', action='store_true', help='fewer iterations, same pipeline and report')
     parser.add_argument('--size', choices=['full', 'quick', 'smoke'], default=None, help='overrides --quick')
     parser.add_argument('--seeds', type=int, default=1, help='adaptation runs per method with seeds 0..n-1')

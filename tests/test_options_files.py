@@ -19,7 +19,8 @@ GAN_RECIPES = ('train_msrresnet_x4.yml', 'train_rrdbnet_psnr_x4.yml', 'train_esr
 # Paths a fresh clone lacks until the user prepares data or trains the model a file starts from.
 ABSENT_FILE_PROBLEM = re.compile(r'(datasets\.\w+\.(dataroot_\w+|meta_info_file|meta_info)'
                                  r'|path\.(pretrain_network_\w+|resume_state)): .+ does not exist'
-                                 r"|val\.metrics\.\w+: Pretrained weights '[\w.-]+' .*not found")
+                                 r"|(val\.metrics\.\w+|train\.\w+_opt(, train\.\w+_opt)*): "
+                                 r"Pretrained weights '[\w.-]+' .*not found", re.DOTALL)
 
 
 def relative(path: str) -> str:

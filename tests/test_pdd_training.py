@@ -244,11 +244,13 @@ def test_paper_option_files_fail_only_for_missing_data_and_weights_naming_them(t
         train_pipeline(str(tmp_path), ['-opt', os.path.join(REPO, 'options', name)])
     data_keys = ['datasets.train_s.dataroot_gt', 'datasets.train_s.dataroot_lq', 'datasets.train_t.dataroot_lq',
                  'datasets.val.dataroot_gt', 'datasets.val.dataroot_lq']
-    assert [problem.split(':')[0] for problem in err.value.problems] == data_keys + weight_keys + ['val.metrics.lpips']
+    vgg_losses = 'train.perceptual_opt, train.domain_opt'  # one problem for the one file both losses need
+    assert [problem.split(':')[0] for problem in err.value.problems] == data_keys + weight_keys + [
+        'val.metrics.lpips', vgg_losses]
     opt = load_option_file(os.path.join(REPO, 'options', name))
     for key, problem in zip(data_keys + weight_keys, err.value.problems):
         assert f'{get_path(opt, key)} does not exist' in problem, problem
-    assert 'alexnet-owt-7be5be79.pth' in err.value.problems[-1]
+    assert 'alexnet-owt-7be5be79.pth' in err.value.problems[-2] and 'vgg19-dcbb9e9d.pth' in err.value.problems[-1]
     assert not (tmp_path / 'experiments').exists()
 
 

@@ -121,3 +121,68 @@ def test_tensorboard_gets_scalars_images_and_crop_strips(paired_folders, tmp_pat
     assert 'losses/l_pix' in tags['scalars'] and 'metrics/tiny_val/psnr' in tags['scalars']
     assert any(t.startswith('val/tiny_val/') for t in tags['images'])
     assert any(t.startswith('val_crops/tiny_val/') for t in tags['images'])
+
+
+def test_a_variant_that_fails_to_build_leaves_the_good_run_in_place(paired_folders, tmp_path):
+    run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=4))
+    broken = tiny_sr_options(*paired_folders, total_iter=4)
+    wrong = tmp_path / 'wrong_shape.pth'
+    torch.save({'params': {'body.0.weight': torch.zeros(1)}}, wrong)
+    broken['path']['pretrain_network_g'] = str(wrong)
+    with pytest.raises(RuntimeError, match='Cannot load'):
+        run_training(tmp_path, broken)
+    assert not glob.glob(str(tmp_path / 'experiments' / 'tiny_sr_archived_*'))
+    assert (tmp_path / 'experiments' / 'tiny_sr' / 'training_states' / '4.state').is_file()
+
+
+def test_auto_resume_finds_the_state_of_a_run_archived_by_a_crashed_launch(paired_folders, tmp_path):
+    run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=4))
+    exp = tmp_path / 'experiments' / 'tiny_sr'
+    os.rename(exp, tmp_path / 'experiments' / 'tiny_sr_archived_20260101_000000')  # what the crashed launch did
+    (exp / 'models').mkdir(parents=True)  # ... and the folder it left without any training state
+    run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=6), '--auto-resume')
+    log = read_log(exp)
+    assert 'tiny_sr_archived_20260101_000000/training_states/4.state (an archived launch' in log
+    assert 'Resuming training from epoch' in log and 'iter: 4.' in log
+    assert 'Start training from epoch: 0, iter: 0' not in log
+    assert (exp / 'models' / 'net_g_6.pth').is_file() and (exp / 'training_states' / '6.state').is_file()
+
+
+def test_resuming_beyond_total_iter_is_an_error_that_names_the_fix(paired_folders, tmp_path):
+    from basicsr.utils.resume_util import ResumeError
+    run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=2), '--force_yml', 'train:total_iter=4')
+    with pytest.raises(ResumeError, match=r'train\.total_iter is 2 but the training state .*4\.state is at '
+                                          r'iteration 4.*repeat them'):
+        run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=2), '--auto_resume')
+
+
+def test_the_resume_command_repeats_the_force_yml_overrides(monkeypatch):
+    from basicsr.train import resume_command
+    monkeypatch.setattr(sys, 'argv', ['basicsr/train.py'])
+    command = resume_command({'dist': False}, ['-opt', 'my.yml', '--force_yml', 'train:total_iter=300', 'name=a b'])
+    assert command == "python basicsr/train.py -opt my.yml --force_yml train:total_iter=300 'name=a b' --auto_resume"
+
+
+def test_final_validation_runs_once_and_the_options_stay_off_the_console(paired_folders, tmp_path):
+    opt = tiny_sr_options(*paired_folders, total_iter=4)
+    path = tmp_path / 'once.yml'
+    path.write_text(yaml.safe_dump(opt))
+    result = subprocess.run([sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    console = result.stdout + result.stderr
+    assert console.count('# psnr:') == 2  # at iterations 2 and 4; none repeated after the last iteration
+    assert 'network_g:[' not in console and 'Version Information' not in console
+    log = read_log(tmp_path / 'experiments' / 'tiny_sr')
+    assert 'network_g:[' in log and 'Version Information' in log and 'Dataset [PairedImageDataset]' in log
+
+
+def test_console_entry_writes_under_the_launch_directory(paired_folders, tmp_path):
+    opt = tiny_sr_options(*paired_folders, name='cwd_outputs_probe', total_iter=2)
+    path = tmp_path / 'probe.yml'
+    path.write_text(yaml.safe_dump(opt))
+    result = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', str(path)], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300, env={**os.environ, 'PYTHONPATH': REPO})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / 'experiments' / 'cwd_outputs_probe' / 'models' / 'net_g_2.pth').is_file()
+    assert not os.path.exists(os.path.join(REPO, 'experiments', 'cwd_outputs_probe'))

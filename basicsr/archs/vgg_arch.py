@@ -69,6 +69,16 @@ def _make_layer(name: str, in_channels: int, pooling_stride: int, inplace: bool,
     return nn.MaxPool2d(kernel_size=pooling_stride, stride=pooling_stride), in_channels
 
 
+def vgg_weight_file(vgg_type: str, weights_path: Optional[str] = None) -> str:
+    """The feature file: `weights_path`, else torchvision's ImageNet file found offline (never downloaded); the
+    option checker calls this too, so a missing file stops a run before anything is built."""
+    filename = TORCHVISION_WEIGHT_FILES[vgg_type]
+    how_to_get = (f'run python -c "import torchvision; torchvision.models.{vgg_type}'
+                  f'(weights=\'IMAGENET1K_V1\')" (it fills the torch hub cache with {filename})')
+    return resolve_weight_file(filename, explicit_path=weights_path, purpose=f'VGGFeatureExtractor '
+                               f'({vgg_type}, ImageNet features)', how_to_get=how_to_get)
+
+
 @ARCH_REGISTRY.register()
 class VGGFeatureExtractor(nn.Module):
     """VGG `features` up to the deepest requested layer; `forward` returns {layer_name: feature}.
@@ -135,12 +145,7 @@ class VGGFeatureExtractor(nn.Module):
         return nn.Sequential(layers)
 
     def _weight_file(self, weights_path: Optional[str]) -> str:
-        """The feature file: `weights_path`, else torchvision's ImageNet file found offline (never downloaded)."""
-        filename = TORCHVISION_WEIGHT_FILES[self.vgg_type]
-        how_to_get = (f'run python -c "import torchvision; torchvision.models.{self.vgg_type}'
-                      f'(weights=\'IMAGENET1K_V1\')" (it fills the torch hub cache with {filename})')
-        return resolve_weight_file(filename, explicit_path=weights_path, purpose=f'VGGFeatureExtractor '
-                                   f'({self.vgg_type}, ImageNet features)', how_to_get=how_to_get)
+        return vgg_weight_file(self.vgg_type, weights_path)
 
     def _torchvision_key_to_ours(self, key: str) -> Optional[str]:
         """`features.{i}.weight` -> `{layer name}.weight` for built layers; other keys (classifier, deeper) -> None."""

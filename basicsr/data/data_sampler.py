@@ -6,6 +6,12 @@ import torch
 from torch.utils.data.sampler import Sampler
 
 
+def iterations_per_epoch(num_items: int, enlarge_ratio: float, batch_size: int, world_size: int = 1) -> int:
+    """Batches one process draws per epoch: EnlargedSampler's ceil(items x ratio / world size) samples in batches of
+    `batch_size`, the incomplete last batch dropped (training loaders use drop_last)."""
+    return math.ceil(num_items * enlarge_ratio / world_size) // batch_size
+
+
 class EnlargedSampler(Sampler):
     """Shard a `ratio`-times enlarged index set across `num_replicas` DDP ranks (BasicSR's EnlargedSampler).
 

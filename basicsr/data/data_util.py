@@ -14,6 +14,7 @@ from torchvision.transforms.functional import normalize
 from basicsr.data.dataset_options import check_common_dataset_options, validate_dataset_options
 from basicsr.data.transforms import mod_crop
 from basicsr.utils.color_util import bgr2ycbcr
+from basicsr.utils.errors import UserError
 from basicsr.utils.file_client import FileClient
 from basicsr.utils.img_util import ImageDecodeError, img2tensor, imfrombytes
 from basicsr.utils.logger import get_root_logger
@@ -22,8 +23,10 @@ from basicsr.utils.misc import scandir
 _SHOWN_NAMES = 5
 
 
-class BadImageError(OSError):
+class BadImageError(UserError, OSError):
     """An image file or lmdb entry that cannot be read or decoded; the message names it."""
+
+    same_on_every_rank = False
 
 
 def read_image(file_client: FileClient, path: str, client_key: str = 'default', float32: bool = True,
@@ -37,15 +40,24 @@ def read_image(file_client: FileClient, path: str, client_key: str = 'default', 
 
 
 def load_with_bad_image_policy(load_item: Callable[[int], dict], index: int, length: int,
-                               policy: Optional[str]) -> dict:
-    """Load sample `index`; with `on_bad_image: skip` an unreadable image is logged and the next sample used instead."""
+                               policy: Optional[str], known_bad: Optional[torch.Tensor] = None) -> dict:
+    """Load sample `index`; with `on_bad_image: skip` an unreadable image is logged and the next sample used instead.
+
+    `known_bad` (one flag per sample, in shared memory so loader workers see each other's findings) marks samples
+    already found unreadable: they are passed over without another read, so each is logged once.
+    """
     if policy != 'skip':
         return load_item(index)
     for offset in range(length):
+        candidate = (index + offset) % length
+        if known_bad is not None and bool(known_bad[candidate]):
+            continue
         try:
-            return load_item((index + offset) % length)
+            return load_item(candidate)
         except BadImageError as err:
-            get_root_logger().warning(f'{err} Skipped (on_bad_image: skip).')
+            if known_bad is not None:
+                known_bad[candidate] = True
+            get_root_logger().warning(f'{err} Skipped (on_bad_image: skip); it is not read again.')
     raise BadImageError(f'None of the {length} samples could be read (on_bad_image: skip); check the dataset folders.')
 
 
@@ -212,7 +224,19 @@ class ImageFileDataset(data.Dataset):
         self.io_backend_opt = dict(opt.get('io_backend') or {'type': 'disk'})
         self.lmdb_roots = lmdb_roots
         self.file_client: Optional[FileClient] = None
-        self.paths: list = []
+        self.paths = []
+
+    @property
+    def paths(self) -> list:
+        return self._paths
+
+    @paths.setter
+    def paths(self, value: list) -> None:
+        """Set the samples, and one shared 'unreadable' flag per sample for `on_bad_image: skip`."""
+        self._paths = value
+        self.known_bad = torch.zeros(len(value), dtype=torch.bool)
+        if self.opt.get('on_bad_image') == 'skip' and len(value):
+            self.known_bad.share_memory_()
 
     @classmethod
     def check_options(cls, opt: dict[str, Any]) -> list[str]:
@@ -230,7 +254,8 @@ class ImageFileDataset(data.Dataset):
         raise NotImplementedError(f'{type(self).__name__} must implement load_sample(index).')
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return load_with_bad_image_policy(self.load_sample, index, len(self), self.opt.get('on_bad_image'))
+        return load_with_bad_image_policy(self.load_sample, index, len(self), self.opt.get('on_bad_image'),
+                                          self.known_bad)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -6,14 +6,15 @@ each training loader's epoch length. Every problem names its YAML key and the fi
 `train.py --check-data` print `format_report(inspect_datasets(opt))`.
 """
 import hashlib
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from os import path as osp
 from typing import Optional
 
+from basicsr.data.data_sampler import iterations_per_epoch
 from basicsr.data.dataset_scan import (REALSR_RAW_NAME, DatasetProblem, ImageSource, dataset_roles, decoded_roles,
                                        list_source, measure_sources, pair_sources, sample_evenly, shown, train_crop)
+from basicsr.utils.errors import UserError
 
 __all__ = ['DatasetProblem', 'DatasetSummary', 'DataCheckReport', 'DatasetCheckError', 'inspect_datasets',
            'check_datasets', 'format_report', 'raise_on_errors']
@@ -49,7 +50,7 @@ class DataCheckReport:
         return [p for p in self.problems if p.severity != 'error']
 
 
-class DatasetCheckError(RuntimeError):
+class DatasetCheckError(UserError, RuntimeError):
     """The data cannot be trained on as configured; the message is the formatted report."""
 
 
@@ -117,14 +118,17 @@ def _mixed_realsr_problem(source: ImageSource) -> list[DatasetProblem]:
                            'its LR/ folder')]
 
 
-def _epoch_length(block: dict, num_items: int, world_size: int) -> tuple[Optional[int], str]:
-    """BasicSR's iterations per epoch: ceil(images x dataset_enlarge_ratio / (batch_size_per_gpu x world size))."""
+def _epoch_length(block: dict, num_items: int, world_size: int,
+                  gpus_per_process: int = 1) -> tuple[Optional[int], str]:
+    """Iterations per epoch as the training loader counts them (`iterations_per_epoch`); one process driving several
+    GPUs (num_gpu > 1 without a launcher) draws batch_size_per_gpu x num_gpu per iteration."""
     batch = block.get('batch_size_per_gpu')
-    if not batch or not num_items:
+    if not isinstance(batch, int) or batch < 1 or not num_items:
         return None, ''
     enlarge = block.get('dataset_enlarge_ratio', 1) or 1
-    iters = math.ceil(num_items * enlarge / (batch * world_size))
-    return iters, f'ceil({num_items} x {enlarge} / ({batch} x {world_size}))'
+    batch *= gpus_per_process if world_size == 1 else 1
+    iters = iterations_per_epoch(num_items, enlarge, batch, world_size)
+    return iters, f'floor(ceil({num_items} x {enlarge} / {world_size}) / {batch})'
 
 
 def _phase_is_train(dataset_key: str) -> bool:
@@ -244,7 +248,10 @@ def _inspect_dataset(dataset_key: str, block: dict, opt: dict,
     summary.num_items = len(pairs) if pairs is not None else max(summary.counts.values(), default=0)
     if is_train:
         summary.crop = (train_crop(block, decoded_roles(block)[0]) or (None,))[0]
-        summary.iters_per_epoch, summary.epoch_formula = _epoch_length(block, summary.num_items, settings.world_size)
+        num_gpu = opt.get('num_gpu')
+        gpus = num_gpu if isinstance(num_gpu, int) and not isinstance(num_gpu, bool) and num_gpu > 1 else 1
+        summary.iters_per_epoch, summary.epoch_formula = _epoch_length(block, summary.num_items, settings.world_size,
+                                                                       gpus)
     return summary, problems, decoded
 
 

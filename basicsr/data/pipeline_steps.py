@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from basicsr.data.degradations import check_probabilities
+from basicsr.utils.errors import UserError
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import PIPELINE_REGISTRY
 
@@ -26,12 +27,14 @@ RESIZE_MODES = {
 Images = Union[np.ndarray, list[np.ndarray]]
 
 
-class PipelineError(ValueError):
+class PipelineError(UserError, ValueError):
     """A pipeline step that is unknown, misconfigured, or cannot process the results it is given."""
 
 
 class ImageTooSmallError(PipelineError):
     """An image smaller than the crop a pipeline step was asked to take."""
+
+    same_on_every_rank = False
 
 
 def parse_number(value: Any, what: str) -> float:

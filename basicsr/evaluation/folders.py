@@ -15,6 +15,7 @@ import numpy as np
 from basicsr.data.dataset_scan import read_image_size
 from basicsr.metrics import calculate_metric, metric_better
 from basicsr.metrics.lpips_metric import get_lpips_model
+from basicsr.utils.errors import UserError
 from basicsr.utils.img_util import ImageDecodeError
 from basicsr.utils.misc import list_images
 from basicsr.utils.options import load_option_file
@@ -24,7 +25,7 @@ METRIC_TYPES = {'psnr': 'calculate_psnr', 'ssim': 'calculate_ssim', 'lpips': 'ca
 REFERENCE_FREE = {'calculate_niqe'}
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """Problems found before any metric is computed (missing results, size mismatches), one per line."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -80,6 +80,12 @@ def _block_features(img: np.ndarray, gaussian_window: np.ndarray, num_blocks: tu
     return np.array(features)
 
 
+def niqe_fits(height: int, width: int, crop_border: int = 0) -> bool:
+    """True when an image of this size holds the two whole BLOCK_SIZE blocks NIQE needs after `crop_border`."""
+    blocks = max(height - 2 * crop_border, 0) // BLOCK_SIZE * (max(width - 2 * crop_border, 0) // BLOCK_SIZE)
+    return blocks >= 2
+
+
 def niqe(img: np.ndarray, mu_pris_param: np.ndarray, cov_pris_param: np.ndarray, gaussian_window: np.ndarray,
          block_size_h: int = BLOCK_SIZE, block_size_w: int = BLOCK_SIZE) -> float:
     """NIQE of a grey/Y image (h, w) in [0, 255]: distance of its patch-feature Gaussian to the pristine one (Eq. 10).

@@ -9,6 +9,12 @@ from typing import Any, Callable, Optional
 import torch
 from torch import nn
 
+from basicsr.utils.errors import UserError
+
+
+class CheckpointError(UserError, RuntimeError):
+    """A network file that cannot be read, or does not fit the network it is loaded into."""
+
 
 def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
     """Write through `write(file)` to a temp file in the same folder, fsync, then rename over `path`."""
@@ -175,7 +181,7 @@ def read_checkpoint(path: str) -> Any:
     except ImportError:
         raise
     except Exception as err:  # truncated, corrupt or pickled-code files: name the file, keep the cause
-        raise RuntimeError(f'Network weights {path} cannot be read ({type(err).__name__}: {err}).') from err
+        raise CheckpointError(f'Network weights {path} cannot be read ({type(err).__name__}: {err}).') from err
 
 
 def read_network_file(path: str, param_key: Optional[str] = 'params') -> OrderedDict:
@@ -204,7 +210,7 @@ def load_state_into(net: nn.Module, state_dict: dict, strict: bool = True, sourc
     """Load `state_dict` into `net`; strict loading fails with the full key report, non-strict skips bad shapes."""
     report = key_mismatch_report(net, state_dict)
     if strict and report:
-        raise RuntimeError(f'Cannot load {source} into {net.__class__.__name__} strictly:\n  ' + '\n  '.join(report))
+        raise CheckpointError(f'Cannot load {source} into {net.__class__.__name__} strictly:\n  ' + '\n  '.join(report))
     own = net.state_dict()
     usable = {k: v for k, v in state_dict.items() if k in own and own[k].shape == v.shape}
     net.load_state_dict(usable, strict=False)

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+from basicsr.utils.errors import UserError
+
 _IMREAD_FLAGS = {
     'color': cv2.IMREAD_COLOR,
     'grayscale': cv2.IMREAD_GRAYSCALE,
@@ -15,8 +17,10 @@ _IMREAD_FLAGS = {
 }
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(UserError, ValueError):
     """Raised when bytes cannot be decoded as an image; callers re-raise it with the file path."""
+
+    same_on_every_rank = False
 
 
 def _one_img2tensor(img: np.ndarray, bgr2rgb: bool, float32: bool) -> torch.Tensor:

@@ -8,6 +8,37 @@ from typing import Any, Optional
 from basicsr.utils.dist_util import get_dist_info, master_only
 
 initialized_logger: dict[str, bool] = {}
+FILE_ONLY = {'file_only': True}  # `logger.info(text, extra=FILE_ONLY)`: long records (the options) stay off the console
+
+
+class _EarlyRecords(logging.Handler):
+    """Holds the records logged before the run's log file exists, so that file still starts at the beginning."""
+
+    def __init__(self, capacity: int = 20000) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.capacity:
+            self.records.append(record)
+
+
+def _not_file_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, 'file_only', False)
+
+
+def hold_records_for_log_file(logger_name: str = 'basicsr') -> None:
+    """Start a new run's log: detach the previous run's file and keep what is logged until `get_root_logger` is
+    given the new file (the run's folder is only created once its options, data and model are known to be good)."""
+    logger = get_root_logger(logger_name)
+    for handler in [h for h in logger.handlers if isinstance(h, (logging.FileHandler, _EarlyRecords))]:
+        logger.removeHandler(handler)
+        handler.close()
+    if get_dist_info()[0] == 0:
+        logger.addHandler(_EarlyRecords())
+    else:  # the logger may have been made before the process group existed, when every process looked like rank 0
+        logger.setLevel('ERROR')
 
 
 def get_root_logger(logger_name: str = 'basicsr', log_level: int = logging.INFO,
@@ -21,6 +52,7 @@ def get_root_logger(logger_name: str = 'basicsr', log_level: int = logging.INFO,
     format_str = '%(asctime)s %(levelname)s: %(message)s'
     stream_handler = logging.StreamHandler()
     stream_handler.setFormatter(logging.Formatter(format_str))
+    stream_handler.addFilter(_not_file_only)
     logger.addHandler(stream_handler)
     logger.propagate = False
     rank, _ = get_dist_info()
@@ -44,6 +76,10 @@ def _add_file_handler(logger: logging.Logger, log_file: str, log_level: int) -> 
     file_handler = logging.FileHandler(log_file, 'w')
     file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s: %(message)s'))
     file_handler.setLevel(log_level)
+    for early in [h for h in logger.handlers if isinstance(h, _EarlyRecords)]:
+        for record in early.records:
+            file_handler.handle(record)
+        logger.removeHandler(early)
     logger.addHandler(file_handler)
 
 

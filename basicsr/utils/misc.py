@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from basicsr.utils.dist_util import master_only
+from basicsr.utils.logger import get_root_logger
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
@@ -26,10 +27,11 @@ def get_time_str() -> str:
 
 
 def mkdir_and_rename(path: str) -> None:
-    """Create `path`; an existing one is first archived as `<path>_archived_<time>` so nothing is overwritten."""
+    """Create `path`; an existing one is first archived as `<path>_archived_<time>` so nothing is overwritten
+    (`--auto_resume` still finds its training states there)."""
     if osp.exists(path):
         new_name = f'{path}_archived_{get_time_str()}'
-        print(f'Path already exists. Rename it to {new_name}', flush=True)
+        get_root_logger().warning(f'{path} already exists: it is archived as {new_name}.')
         os.rename(path, new_name)
     os.makedirs(path, exist_ok=True)
 

@@ -1,6 +1,7 @@
 """Option files: YAML loading, command-line overrides, derived paths, and the BasicSR `parse_options` entry."""
 import argparse
 import random
+import re
 import shutil
 from os import path as osp
 from typing import Any, Callable, Optional
@@ -8,7 +9,16 @@ from typing import Any, Callable, Optional
 import torch
 import yaml
 
+from basicsr.utils.arg_parser import ArgumentParser
 from basicsr.utils.dist_util import get_dist_info, init_dist, master_only
+from basicsr.utils.errors import UserError
+
+# Exponent notation without a dot (`1e-4`): YAML 1.1, which PyYAML reads, takes it for text, not a number.
+BARE_EXPONENT = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+')
+
+
+class OptionFileError(UserError, ValueError):
+    """An option file that cannot be read as options (missing, not YAML, not a mapping) or a bad --force_yml item."""
 
 
 def ordered_yaml() -> tuple[type, type]:
@@ -27,14 +37,26 @@ def yaml_load(text_or_path: str) -> dict:
 def load_option_file(path: str) -> dict:
     """Read an option file without validation; a missing or malformed file names the path."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'Option file {path} does not exist.')
+        raise OptionFileError(f'Option file {path} does not exist; check the -opt path (it is relative to the '
+                              f'directory you launch from).')
     try:
         opt = yaml_load(path)
     except yaml.YAMLError as err:
-        raise ValueError(f'Option file {path} is not valid YAML: {err}') from err
+        raise OptionFileError(f'Option file {path} is not valid YAML: {yaml_error_text(err)}') from err
     if not isinstance(opt, dict):
-        raise ValueError(f'Option file {path} must hold a mapping of option keys, got {type(opt).__name__}.')
+        raise OptionFileError(f'Option file {path} must hold a mapping of option keys, got {type(opt).__name__}.')
     return opt
+
+
+def yaml_error_text(err: yaml.YAMLError) -> str:
+    """`line L, column C: problem (context)` from a PyYAML error, without its multi-line excerpt."""
+    mark = getattr(err, 'problem_mark', None)
+    problem = getattr(err, 'problem', None)
+    if mark is None or problem is None:
+        return str(err)
+    context = getattr(err, 'context', None)
+    return (f'line {mark.line + 1}, column {mark.column + 1}: {problem}' + (f' ({context})' if context else '') +
+            '; check the indentation and the colon after each key there')
 
 
 def dict2str(opt: dict, indent_level: int = 1) -> str:
@@ -51,29 +73,39 @@ def dict2str(opt: dict, indent_level: int = 1) -> str:
 
 
 def apply_force_yml(opt: dict, overrides: list[str]) -> None:
-    """Apply `--force_yml a:b:c=value` overrides in place; the value is read as YAML (numbers, lists, ~)."""
+    """Apply `--force_yml a:b:c=value` overrides in place; the value is read as YAML (numbers, lists, ~), and a
+    bare exponent such as `1e-4` as the number it means (a shell has no `!!float`)."""
     for item in overrides:
         if '=' not in item:
-            raise ValueError(f"--force_yml '{item}' must look like key:subkey=value")
+            raise OptionFileError(f"--force_yml '{item}' must look like key:subkey=value")
         keys, value = item.split('=', 1)
         node = opt
         parts = keys.split(':')
         for key in parts[:-1]:
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
-                raise ValueError(f"--force_yml '{item}': '{key}' is not a mapping in the options")
-        node[parts[-1]] = yaml.safe_load(value)
+                raise OptionFileError(f"--force_yml '{item}': '{key}' is not a mapping in the options")
+        node[parts[-1]] = float(value) if BARE_EXPONENT.fullmatch(value.strip()) else yaml.safe_load(value)
+
+
+def force_yml_keys(overrides: list[str]) -> dict[str, str]:
+    """{dotted key path: the --force_yml item that set it}, so a problem there names the command line, not the file."""
+    return {item.split('=', 1)[0].replace(':', '.'): item for item in overrides if '=' in item}
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description='BasicSR / PDD training and testing')
-    parser.add_argument('-opt', type=str, required=True, help='Path to option YAML file.')
+    """BasicSR's flags; each multi-word flag is accepted with `_` and with `-`, and `-opt` also as `--opt`."""
+    parser = ArgumentParser(description='BasicSR / PDD training and testing')
+    parser.add_argument('-opt', '--opt', dest='opt', type=str, required=True, help='Path to option YAML file.')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
-    parser.add_argument('--auto_resume', action='store_true', help='resume from the newest training state')
-    parser.add_argument('--debug', action='store_true', help='tiny intervals for a quick pipeline check')
+    parser.add_argument('--auto_resume', '--auto-resume', dest='auto_resume', action='store_true',
+                        help='resume from the newest valid training state (also one in an archived folder)')
+    parser.add_argument('--debug', action='store_true',
+                        help='tiny intervals for a quick pipeline check; errors are shown with their traceback')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parser.add_argument('--force_yml', nargs='+', default=None, help='override options: key:subkey=value')
-    parser.add_argument('--check-data', dest='check_data', action='store_true',
+    parser.add_argument('--force_yml', '--force-yml', dest='force_yml', nargs='+', default=None,
+                        help='override options: key:subkey=value')
+    parser.add_argument('--check-data', '--check_data', dest='check_data', action='store_true',
                         help='scan every dataset for unreadable/mismatched images before training')
     return parser
 
@@ -169,8 +201,8 @@ def parse_options(root_path: str, is_train: bool = True, argv: Optional[list[str
     `basicsr.option_check.validate_options`, which reports every problem up front), start distributed if asked."""
     args = build_arg_parser().parse_args(argv)
     opt = load_option_file(args.opt)
-    if args.force_yml:
-        apply_force_yml(opt, args.force_yml)
+    opt['force_yml'] = list(args.force_yml or [])
+    apply_force_yml(opt, opt['force_yml'])
     opt['opt_path'] = args.opt
     opt['auto_resume'] = args.auto_resume
     opt['check_data'] = args.check_data

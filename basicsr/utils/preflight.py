@@ -6,10 +6,11 @@ import tempfile
 import torch
 from torch import nn
 
+from basicsr.utils.errors import UserError
 from basicsr.utils.misc import sizeof_fmt
 
 
-class PreflightError(RuntimeError):
+class PreflightError(UserError, RuntimeError):
     """A condition that would make the run fail later (e.g. at its first checkpoint) is already known."""
 
 
@@ -20,17 +21,24 @@ def checkpoint_bytes(nets: list[nn.Module], optimizer_slots: int = 2) -> int:
     return param_bytes + optimizer_slots * trainable
 
 
+def nearest_existing(folder: str) -> str:
+    """`folder`, or its closest existing parent: checks must not create the run's folder before the run starts."""
+    folder = os.path.abspath(folder)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
+
+
 def check_writable(folder: str) -> None:
-    os.makedirs(folder, exist_ok=True)
     try:
-        with tempfile.NamedTemporaryFile(dir=folder):
+        with tempfile.NamedTemporaryFile(dir=nearest_existing(folder)):
             pass
     except OSError as err:
         raise PreflightError(f'Experiment folder {folder} is not writable ({err}); choose another path.') from err
 
 
 def check_disk_space(folder: str, needed: int) -> None:
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(nearest_existing(folder)).free
     if free < needed:
         raise PreflightError(f'Only {sizeof_fmt(free)} free under {folder}, but two checkpoints need about '
                              f'{sizeof_fmt(needed)}; free some space or move path.experiments_root.')
@@ -44,8 +52,11 @@ def check_gpus(opt: dict) -> None:
 
 
 def run_preflight(opt: dict, model) -> None:
-    """All checks for a training run; raises PreflightError with what to do."""
+    """All checks for a training run; raises PreflightError with what to do. Only rank 0 writes checkpoints, so
+    only it checks the folder (and a failure is reported once)."""
     check_gpus(opt)
+    if opt.get('rank', 0) != 0:
+        return
     folder = opt['path']['experiments_root']
     check_writable(folder)
     nets = [getattr(model, name) for name in ('net_g', 'net_g_ema', 'net_d') if hasattr(model, name)]

@@ -11,8 +11,18 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
+from basicsr.utils.errors import UserError
+
 WEIGHTS_DIR_ENV = 'BASICSR_WEIGHTS_DIR'
 BASICSR_PRETRAINED_DIR = os.path.join('experiments', 'pretrained_models')  # BasicSR's conventional place, cwd-relative
+
+
+class WeightFileError(UserError, RuntimeError):
+    """A weight file that exists but cannot be read (truncated, not a state dict)."""
+
+
+class WeightMismatchError(UserError, ValueError):
+    """A weight file whose keys or shapes do not fit the module it is loaded into."""
 
 
 def hub_checkpoint_dir() -> str:
@@ -53,7 +63,7 @@ def resolve_weight_file(filename: str, explicit_path: Optional[str] = None, purp
 
 def _missing_file_message(what: str, filename: str, candidates: list[str], how_to_get: str) -> str:
     """Explain a missing weight file: each path tried, and how to bring the file to this machine."""
-    tried = '\n'.join(f'  - {path}' for path in candidates)
+    tried = '\n'.join(f'    {path}' for path in candidates)
     fetch = how_to_get or f'obtain {filename} from its publisher'
     return (f'{what} not found. Looked at:\n{tried}\n'
             f'This project never downloads weights. On a machine with internet access, {fetch}; then copy '
@@ -66,7 +76,7 @@ def read_weight_file(path: str) -> dict:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as err:
-        raise RuntimeError(f'Could not read weight file {path}: {err}. The file may be truncated or not a PyTorch '
+        raise WeightFileError(f'Could not read weight file {path}: {err}. The file may be truncated or not a PyTorch '
                            'state dict; copy it again from its source.') from err
 
 
@@ -101,5 +111,6 @@ def load_weight_file(module: nn.Module, path: str, strict: bool = True,
     if strict and unexpected:
         problems.append(f'unexpected keys {_abbreviate(unexpected)}')
     if problems:
-        raise ValueError(f'Weight file {path} does not fit {module.__class__.__name__}: {"; ".join(problems)}.')
+        raise WeightMismatchError(f'Weight file {path} does not fit {module.__class__.__name__}: '
+                                  f'{"; ".join(problems)}.')
     module.load_state_dict(state, strict=strict)

@@ -12,11 +12,10 @@ import sys
 from os import path as osp
 from typing import Optional, Sequence
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from basicsr.data.dataset_scan import IMG_EXTENSIONS  # noqa: E402
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 from basicsr.utils.lmdb_util import check_lmdb_key, folder_keys, make_lmdb_from_imgs  # noqa: E402
 from basicsr.utils.misc import scandir  # noqa: E402
 
@@ -64,7 +63,7 @@ def create_lmdbs(inputs: Sequence[str], lmdb_paths: Sequence[str], paired: bool 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', required=True, help='image folder(s); with --paired: GT then LQ')
     parser.add_argument('--lmdb', nargs='+', help='output .lmdb path per input (default: <input>.lmdb)')
     parser.add_argument('--paired', action='store_true', help='GT and LQ folders that must share their file names')

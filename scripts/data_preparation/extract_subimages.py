@@ -19,10 +19,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 from basicsr.utils.misc import scandir  # noqa: E402
 
 SCALE_TAGS = ('x2', 'x3', 'x4', 'x8')
@@ -102,7 +101,7 @@ def extract_subimages(input_folder: str, save_folder: str, crop_size: int = 480,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='folder of large images (not searched recursively)')
     parser.add_argument('--output', required=True, help='new folder for the sub-images')
     parser.add_argument('--crop-size', type=int, default=480, help='sub-image side in pixels (default 480)')

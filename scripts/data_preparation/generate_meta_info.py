@@ -17,11 +17,10 @@ from typing import Optional, Sequence
 
 from PIL import Image
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from basicsr.data.dataset_scan import IMG_EXTENSIONS  # noqa: E402
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 from basicsr.utils.misc import scandir  # noqa: E402
 
 
@@ -64,7 +63,7 @@ def meta_info_lines(gt_folders: Sequence[str], root: str, with_shape: bool = Tru
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', required=True, help='GT (or single-image) folders, searched recursively')
     parser.add_argument('--meta-info', required=True, help='output text file')
     parser.add_argument('--root', help='paths are written relative to this (default: the single --input folder)')

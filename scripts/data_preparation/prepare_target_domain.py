@@ -22,11 +22,10 @@ from typing import Optional, Sequence
 import cv2
 from tqdm import tqdm
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from basicsr.data.dataset_scan import IMG_EXTENSIONS  # noqa: E402
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 from basicsr.utils.misc import scandir  # noqa: E402
 
 
@@ -112,7 +111,7 @@ def prepare_target_domain(input_folder: str, output_folder: Optional[str] = None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True, help='folder of real LR photos')
     parser.add_argument('--output', help='new folder for the target set (omit to only print the size report)')
     parser.add_argument('--pattern', default='*', help="file-name glob, e.g. '*_LR4.png' for RealSR (default '*')")

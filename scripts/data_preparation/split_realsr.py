@@ -25,11 +25,10 @@ from collections import defaultdict
 from os import path as osp
 from typing import NamedTuple, Optional, Sequence
 
-try:
-    import basicsr  # noqa: F401
-except ImportError:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# this checkout's basicsr, also when another one is installed
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from basicsr.data.dataset_scan import read_image_size  # noqa: E402
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 
 NAME_PATTERNS = {
     'realsr': re.compile(r'^(?P<stem>.+)_(?P<tag>HR|LR\d+)$'),
@@ -160,7 +159,7 @@ def split_realsr(inputs: Sequence[str], output: Optional[str] = None, naming: st
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', required=True, help='folder(s) holding the LR and HR files')
     parser.add_argument('--output', help='where LR/ and HR/ go (default: the first --input folder)')
     parser.add_argument('--naming', choices=sorted(NAME_PATTERNS), default='realsr',

@@ -13,13 +13,22 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from os import path as osp
 from typing import Any, Callable, Iterator, Optional
 
 import cv2
 import numpy as np
 
-from scripts.demo.degradation import degrade, load_domain
+REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir, osp.pardir))
+if __package__ in (None, ''):  # run as a script (`python scripts/demo/make_data.py`): make the repository importable
+    sys.path.insert(0, REPO_ROOT)
+
+from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
+from scripts.demo.degradation import degrade, load_domain  # noqa: E402
+
+DOMAINS_DIR = osp.join(REPO_ROOT, 'options', 'demo', 'degradations')
+DEFAULT_DOMAINS = ('source_bicubic', 'camera', 'phone')
 
 PHOTO_SETS = {  # split -> photos; 'smoke' is a seconds-sized set for tests, its photos cut to SMOKE_SIZE
     'full': {'train': ('astronaut', 'rocket', 'stereo_motorcycle', 'immunohistochemistry', 'camera', 'brick'),
@@ -150,11 +159,14 @@ def make_demo_data(root: str, domain_paths: list[str], seed: int = 0, photo_set:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--root', default='datasets/demo')
-    parser.add_argument('--domains', nargs='+', default=['options/demo/degradations/source_bicubic.yml',
-                                                          'options/demo/degradations/camera.yml',
-                                                          'options/demo/degradations/phone.yml'])
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--root', default='datasets/demo',
+                        help='output folder, relative to the current directory (default datasets/demo, which '
+                             'options/tiny/*.yml read)')
+    parser.add_argument('--domains', nargs='+',
+                        default=[osp.join(DOMAINS_DIR, f'{name}.yml') for name in DEFAULT_DOMAINS],
+                        help='degradation files (default: source_bicubic, camera and phone from '
+                             'options/demo/degradations)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--photos', default='full', choices=list(PHOTO_SETS))
     args = parser.parse_args(argv)

@@ -85,8 +85,9 @@ def paired(per_image: dict[str, list[dict]], row: str, other: str, key: str) -> 
 
 def verdict(table: dict, per_image: dict[str, list[dict]]) -> list[str]:
     """The claim's parts, each a paired difference over images (and seeds) with its 95% interval: a difference
-    whose interval holds zero is 'no measurable difference', not a win or a loss."""
-    perceptual = 'lpips' if table['pdd_ema']['lpips'] is not None else 'niqe'
+    whose interval holds zero is 'no measurable difference', not a win or a loss. A part whose rows were not run
+    (`--methods` picks a subset while tuning) is named as not checked."""
+    perceptual = 'lpips' if all(cells['lpips'] is not None for cells in table.values()) else 'niqe'
     marks = {'better': '✅', 'worse': '❌', NO_DIFFERENCE: '➖'}
 
     def check(label: str, row: str, other: str, key: str, higher_is_better: bool) -> str:
@@ -96,6 +97,9 @@ def verdict(table: dict, per_image: dict[str, list[dict]]) -> list[str]:
 
     lines = [check('the generalist vs bicubic (PSNR, dB)', 'generalist', 'bicubic', 'psnr', True)]
     for other in ('generalist', 'control'):
+        if 'pdd_ema' not in table or other not in table:
+            lines.append(f'- not checked: PDD-EMA against the {other} (a row this run did not train)')
+            continue
         lines.append(check(f'PDD-EMA vs the {other} (PSNR, dB)', 'pdd_ema', other, 'psnr', True))
         lines.append(check(f'PDD-EMA vs the {other} ({perceptual.upper()}, lower is better)', 'pdd_ema', other,
                            perceptual, False))
@@ -161,7 +165,8 @@ def loss_curves(run_dirs: dict[str, str], path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
-    runs = {label: parse_losses(sorted(glob.glob(osp.join(d, 'train_*.log')))[-1]) for label, d in run_dirs.items()}
+    logs = {label: sorted(glob.glob(osp.join(d, 'train_*.log'))) for label, d in run_dirs.items()}
+    runs = {label: parse_losses(found[-1]) for label, found in logs.items() if found}  # rows not run are left out
     fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(4 * len(CURVE_KEYS), 3.2))
     for axis, (key, title) in zip(axes, CURVE_KEYS):
         for label, curves in runs.items():

@@ -187,6 +187,32 @@ def test_epoch_length_follows_basicsr_formula(tmp_path):
     assert 'total_iter 100 = 25.00 epochs' in format_report(report)
 
 
+@pytest.mark.parametrize('count, batch, ratio, world_size', [(6, 4, 1, 1), (5, 2, 3, 2), (7, 3, 1, 2), (9, 4, 2, 1)])
+def test_epoch_length_is_what_the_training_loader_draws(tmp_path, count, batch, ratio, world_size):
+    from basicsr.data import build_dataloader, build_dataset
+    from basicsr.data.data_sampler import EnlargedSampler
+    gt, lq = _pairs(tmp_path, [str(i) for i in range(count)])
+    block = _paired(gt, lq, batch_size_per_gpu=batch, dataset_enlarge_ratio=ratio, gt_size=8, use_hflip=False,
+                    use_rot=False, num_worker_per_gpu=0, phase='train', scale=4, name='train')
+    report = inspect_datasets({'scale': 4, 'datasets': {'train': block}}, world_size=world_size)
+    dataset = build_dataset(block)
+    loader = build_dataloader(dataset, block, num_gpu=0, dist=world_size > 1,
+                              sampler=EnlargedSampler(dataset, world_size, 0, ratio))
+    assert report.summaries[0].iters_per_epoch == len(loader)
+
+
+def test_check_dataset_script_takes_force_yml_like_training(tmp_path, monkeypatch, capsys):
+    gt, lq = _pairs(tmp_path, ['a', 'b'], scale=2)
+    opt_path = tmp_path / 'opt.yml'
+    opt_path.write_text(yaml.safe_dump({'scale': 4, 'datasets': {'train': _paired('gt', 'lq', gt_size=8)}}))
+    monkeypatch.chdir(tmp_path)
+    script = _load_check_script()
+    assert script.main(['--opt', str(opt_path), '--force-yml', 'scale=2']) == 0
+    assert 'No data problems found.' in capsys.readouterr().out
+    assert script.main(['-opt', str(tmp_path / 'absent.yml')]) == 2
+    assert 'absent.yml does not exist' in capsys.readouterr().err
+
+
 def test_quick_mode_samples_images_but_still_checks_names(tmp_path, monkeypatch):
     gt, lq = _pairs(tmp_path, [f'{i:02d}' for i in range(20)])
     os.remove(os.path.join(lq, '07.png'))

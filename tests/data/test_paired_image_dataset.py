@@ -116,6 +116,20 @@ def test_unreadable_image_raises_naming_its_path_or_is_skipped_on_request(tmp_pa
     assert skipped['gt_path'].endswith('0002.png')
 
 
+def test_a_skipped_bad_image_is_logged_once_however_often_it_is_drawn(tmp_path, caplog):
+    from torch.utils.data import DataLoader
+    lq, gt = _write_pairs(tmp_path, ['0001.png', '0002.png', '0003.png'])
+    with open(osp.join(gt, '0002.png'), 'wb') as f:
+        f.write(b'corrupt')
+    dataset = PairedImageDataset(_opt(lq, gt, phase='val', on_bad_image='skip'))
+    for _ in range(3):
+        assert dataset[1]['gt_path'].endswith('0003.png')
+    assert len([r for r in caplog.records if '0002.png' in r.getMessage()]) == 1
+    in_workers = PairedImageDataset(_opt(lq, gt, phase='val', on_bad_image='skip'))
+    assert len(list(DataLoader(in_workers, batch_size=1, num_workers=2))) == 3
+    assert in_workers.known_bad.tolist() == [False, True, False]  # a worker's finding reaches every process
+
+
 def test_invalid_options_fail_at_construction_with_the_key(tmp_path):
     lq, gt = _write_pairs(tmp_path, ['0001.png'])
     opt = _opt(lq, gt)

@@ -105,3 +105,15 @@ def test_a_finished_report_is_archived_and_an_unfinished_run_is_kept(tmp_path):
     archived = [p for p in tmp_path.iterdir() if p.name.startswith('finished_archived_')]
     assert not finished.exists() and len(archived) == 1 and (archived[0] / 'report.md').read_text() == 'old'
     assert (unfinished / 'state.json').is_file()
+
+
+def test_a_subset_of_methods_still_gets_its_report(smoke_run):
+    from scripts import run_demo
+    root, _ = smoke_run
+    out = root / 'control_only'
+    run_demo.main(['--size', 'smoke', '--targets', 'camera', '--out', str(out), '--data', str(root / 'data'),
+                   '--jobs', '2', '--methods', 'control'])
+    os.chdir(REPO)
+    report = (out / 'report.md').read_text()
+    assert 'Supervised-only control' in report and '| PDD-EMA |' not in report
+    assert 'not checked: PDD-EMA against the control' in report

@@ -50,7 +50,7 @@ def test_comparison_tables_mark_the_best_method(tmp_path, capsys):
 def test_size_mismatch_is_reported_with_the_pair(tmp_path, capsys):
     gt_dir, lq_dir = make_methods(tmp_path)
     status = evaluate_main(['--gt', gt_dir, '--method', f'lr={lq_dir}', '-o', str(tmp_path / 'eval')])
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert '3 problem(s)' in err and 'lq/img000.png is 16x16 but GT' in err and 'gt/img000.png is 32x32' in err
     assert not (tmp_path / 'eval').exists()
@@ -91,11 +91,11 @@ def test_grid_rejects_lr_that_is_not_an_integer_downscale(tmp_path, capsys):
         cv2.imwrite(str(odd / name), np.zeros((13, 13, 3), np.uint8))
     status = compare_main(['--gt', gt_dir, '--lr', str(odd), '--method', f'b={tmp_path / "bicubic"}',
                            '-o', str(tmp_path / 'grid.png')])
-    assert status == 1 and 'not an integer downscale' in capsys.readouterr().err
+    assert status == 2 and 'not an integer downscale' in capsys.readouterr().err
 
 
 def test_missing_lpips_backbone_is_named_before_scoring(tmp_path, capsys):
     gt_dir, _ = make_methods(tmp_path)
     status = evaluate_main(['--gt', gt_dir, '--method', f'b={tmp_path / "bicubic"}', '--metrics', 'psnr', 'lpips',
                             '-o', str(tmp_path / 'eval')])
-    assert status == 1 and 'alexnet-owt-7be5be79.pth' in capsys.readouterr().err
+    assert status == 2 and 'alexnet-owt-7be5be79.pth' in capsys.readouterr().err

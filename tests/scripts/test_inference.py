@@ -61,7 +61,7 @@ def test_undecodable_image_is_named_and_the_rest_still_processed(tmp_path, capsy
 
 def test_empty_folder_is_reported(tmp_path, capsys):
     (tmp_path / 'lr').mkdir()
-    assert main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'out'), '--model', save_srvgg(tmp_path)]) == 1
+    assert main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'out'), '--model', save_srvgg(tmp_path)]) == 2
     assert 'holds no images' in capsys.readouterr().err
 
 
@@ -72,7 +72,7 @@ def test_checkpoint_that_does_not_match_the_yaml_network_names_the_keys(tmp_path
                                                          'upscale': 2}}))
     status = main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'out'), '--model', save_srvgg(tmp_path),
                    '--opt', str(option_file)])
-    assert status == 1
+    assert status == 2
     err = capsys.readouterr().err
     assert 'unexpected keys' in err or 'missing keys' in err
     assert 'body.' in err
