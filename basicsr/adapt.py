@@ -24,14 +24,14 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 import yaml  # noqa: E402
 
 from basicsr.adaptation.finish import finish_adaptation  # noqa: E402
-from basicsr.adaptation.networks import NetworkFileError, starting_networks  # noqa: E402
-from basicsr.adaptation.photos import PhotoError, prepare_folders, scan_photos, split_holdout  # noqa: E402
+from basicsr.adaptation.networks import starting_networks  # noqa: E402
+from basicsr.adaptation.photos import prepare_folders, scan_photos, split_holdout  # noqa: E402
 from basicsr.adaptation.plan import adapt_options, adapt_size, real_stream, synthetic_stream  # noqa: E402
 from basicsr.adaptation.setup import check_out_dir, check_source, default_holdout, resolve_vgg  # noqa: E402
-from basicsr.option_check import OptionError, validate_options  # noqa: E402
+from basicsr.option_check import validate_options  # noqa: E402
+from basicsr.utils.errors import UserError, run_command  # noqa: E402
 from basicsr.utils.options import load_option_file, setup_options  # noqa: E402
 
-USER_ERRORS = (PhotoError, NetworkFileError, OptionError, FileNotFoundError, FileExistsError, ValueError, ImportError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def device_of(args: argparse.Namespace) -> str:
     import torch
     if args.device == 'cuda' and not torch.cuda.is_available():
-        raise ValueError('--device cuda was asked for but CUDA is not available; use --device cpu.')
+        raise UserError('--device cuda was asked for but CUDA is not available; use --device cpu.')
     return args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
 
 
@@ -154,17 +154,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the CLI; a user error is one plain message and exit status 1."""
+    """Run the CLI; a user error is one plain message and exit status 2 (the traceback with --debug)."""
     args = build_parser().parse_args(argv)
     args.command = 'basicsr-adapt ' + shlex.join(sys.argv[1:] if argv is None else argv)
-    try:
-        return run(args)
-    except USER_ERRORS as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as err:
-        print(f'interrupted: {err or "Ctrl-C"}; continue with the same command and --resume.', file=sys.stderr)
-        return 130
+
+    def body() -> int:
+        try:
+            return run(args)
+        except KeyboardInterrupt as err:
+            print(f'interrupted: {err or "Ctrl-C"}; continue with the same command and --resume.', file=sys.stderr)
+            return 130
+
+    return run_command(body, argv, what='adaptation')
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@ ONNX runtimes, Real-ESRGAN's scripts).
 
 Writes <name>.safetensors (bare state dict), <name>.pth (Real-ESRGAN layout) and <name>_fp32.onnx / <name>_fp16.onnx
 (dynamic batch, height and width, opset 17), each ONNX file verified with onnxruntime against PyTorch on a real
-image. Exit status 1 when a format could not be written (the others still are) or the input is wrong.
+image. Exit status 2 when the input is wrong, 1 when a format could not be written (the others still are).
 """
 import argparse
 import os
@@ -18,6 +18,7 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 
 from basicsr.infer import parse_key_values  # noqa: E402
 from basicsr.interop.exporter import FORMATS, export_checkpoint  # noqa: E402
+from basicsr.utils.errors import as_user_error, run_command  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,15 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the export; returns the exit status."""
-    args = build_parser().parse_args(argv)
+def export(args: argparse.Namespace) -> int:
+    """Write the asked formats; 1 when a format could not be written (the others are)."""
     try:
         report = export_checkpoint(args.checkpoint, args.out, args.name, args.param_key, args.formats, args.image,
                                    parse_key_values(args.arch_opt))
-    except (FileNotFoundError, KeyError, ValueError, TypeError, RuntimeError, ImportError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    except (KeyError, ValueError, TypeError, RuntimeError, ImportError) as err:  # the input file, arch or key
+        raise as_user_error(err) from err
     if report.problems:
         print(f'{len(report.problems)} format(s) not written:', file=sys.stderr)
         for problem in report.problems:
@@ -51,6 +50,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     print(f'Done: {len(report.files)} file(s) in {args.out}.')
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the export; a wrong input is one message and exit status 2, a format that failed exit status 1."""
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: export(args), argv, what='export')
 
 
 if __name__ == '__main__':

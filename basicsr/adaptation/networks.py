@@ -3,9 +3,10 @@ import os
 from typing import Optional
 
 from basicsr.inference.network_loading import arch_options_from_state, guess_arch, network_scale, read_state
+from basicsr.utils.errors import UserError
 
 
-class NetworkFileError(ValueError):
+class NetworkFileError(UserError, ValueError):
     """A --generalist / --specialist file that cannot start an adaptation."""
 
 

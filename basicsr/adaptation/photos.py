@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from basicsr.utils.errors import UserError
 from basicsr.utils.misc import list_images
 
 
-class PhotoError(ValueError):
+class PhotoError(UserError, ValueError):
     """The photos folder cannot give a training set (empty, unreadable, too small, too few)."""
 
 

@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Optional
 
+from basicsr.utils.errors import UserError
+
 PAPER_LOSSES = {
     'pixel_opt': {'type': 'WeightedWvtLoss', 'loss_weight': 0.5, 'reduction': 'mean', 'weights': [1, 0.1, 0.01]},
     'perceptual_opt': {'type': 'PerceptualLoss', 'vgg_type': 'vgg19', 'use_input_norm': True, 'range_norm': False,
@@ -22,6 +24,10 @@ PAPER_LOSSES = {
                 'loss_weight': 0.01},
 }
 SYNTHETIC_RESIZE = {'resize_opt': ['bicubic', 'bilinear', 'area'], 'resize_prob': ['1/3', '1/3', '1/3']}
+
+
+class StepsError(UserError, ValueError):
+    """A training length that cannot run."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def adapt_size(quick: bool, steps: Optional[int]) -> AdaptSize:
     if steps is None:
         return size
     if steps < 1:
-        raise ValueError(f'--steps {steps}: give a positive number of training steps (paper: 100000; --quick: '
+        raise StepsError(f'--steps {steps}: give a positive number of training steps (paper: 100000; --quick: '
                          f'{QUICK.steps}).')
     return replace(size, steps=steps, d_init_iters=min(size.d_init_iters, steps // 10),
                    save_freq=min(size.save_freq, steps), print_freq=max(1, min(size.print_freq, steps // 10)))

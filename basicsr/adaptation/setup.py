@@ -4,6 +4,7 @@ import os
 import shutil
 from typing import Optional
 
+from basicsr.utils.errors import UserError
 from basicsr.utils.misc import get_time_str, list_images
 from basicsr.utils.weights_util import resolve_weight_file
 
@@ -14,6 +15,10 @@ DEMO_VGG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
                         'demo', 'pretrained', 'demo_vgg19_slim.pth')
 SOURCE_HINT = ('For real runs use DF2K HR sub-images (DIV2K + Flickr2K, cut with '
                'scripts/data_preparation/extract_subimages.py); datasets/README.md says where to download them.')
+
+
+class OutFolderError(UserError, FileExistsError):
+    """An --out folder that holds something an adaptation must not overwrite."""
 
 
 def default_holdout(usable: int) -> int:
@@ -35,10 +40,10 @@ def check_out_dir(out: str, resume: bool, archive: bool) -> bool:
         shutil.move(out, archived)
         print(f'The earlier adaptation in {out} was moved to {archived}.')
     elif earlier:
-        raise FileExistsError(f'--out {out} holds an earlier adaptation: add --resume to continue it, --archive to '
+        raise OutFolderError(f'--out {out} holds an earlier adaptation: add --resume to continue it, --archive to '
                               'move it aside and start anew, or choose another --out.')
     elif os.path.isdir(out) and os.listdir(out):
-        raise FileExistsError(f'--out {out} is not empty and holds no adaptation; choose an empty or new folder.')
+        raise OutFolderError(f'--out {out} is not empty and holds no adaptation; choose an empty or new folder.')
     return False
 
 

@@ -68,7 +68,7 @@ def test_quick_adaptation_writes_a_valid_option_file_a_report_and_every_export(t
 
 
 def bad_input_message(tmp_path, capsys, *extra: str, **kwargs) -> str:
-    assert run_adapt(tmp_path, *extra, **kwargs) == 1
+    assert run_adapt(tmp_path, *extra, **kwargs) == 2
     err = capsys.readouterr().err
     assert err.startswith('error: ') and 'Traceback' not in err
     return err

@@ -122,7 +122,7 @@ def test_an_architecture_onnx_cannot_export_is_named_and_the_other_formats_are_w
 def test_a_file_that_is_no_sr_state_dict_names_its_keys(tmp_path, capsys):
     path = tmp_path / 'vgg.pth'
     torch.save({'features.0.weight': torch.zeros(1), 'classifier.weight': torch.zeros(1)}, path)
-    assert export_main([str(path), '--out', str(tmp_path / 'out')]) == 1
+    assert export_main([str(path), '--out', str(tmp_path / 'out')]) == 2
     err = capsys.readouterr().err
     assert err.startswith('error: Cannot tell the arch') and 'features.0.weight' in err and 'Traceback' not in err
 
@@ -132,7 +132,7 @@ def test_a_training_state_exports_its_network_file(tmp_path, capsys):
     (exp / 'training_states').mkdir(parents=True)
     (exp / 'models').mkdir()
     torch.save({'iter': 8}, exp / 'training_states' / '8.state')
-    assert export_main([str(exp / 'training_states' / '8.state'), '--out', str(tmp_path / 'out')]) == 1
+    assert export_main([str(exp / 'training_states' / '8.state'), '--out', str(tmp_path / 'out')]) == 2
     assert 'net_g_8.pth' in capsys.readouterr().err
     torch.manual_seed(0)
     atomic_save_network({'params': NETS['compact_prelu']().state_dict()}, str(exp / 'models' / 'net_g_8.safetensors'))
