@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup test demo demo-pretrain clean
+.PHONY: setup lint test demo demo-pretrain clean
 QUICK ?=
 SEEDS ?= 1
 
@@ -18,6 +18,11 @@ $(STAMP): setup.py requirements.txt Makefile
 	$(PY) -m pip install -q -e '.[dev,export]' $(TORCH_PINS)
 	$(PY) -m pip install -q --no-deps realesrgan==0.3.0  # compatibility tests run Real-ESRGAN's code on our basicsr
 	touch $(STAMP)
+
+# ruff lint + format check (rules and reasons in pyproject.toml); seconds, so `make test` runs it first.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Two pytest workers: many tests wait on subprocesses (torchrun, signals), and each worker uses one torch thread.
 test: setup
