@@ -1,6 +1,7 @@
 """Every model's one step under the training switches: bf16 autocast, channels_last, gradient accumulation (equal to
 one batch of the summed size in float64), clipping by norm, fp16 loss scaling, and the plain computation when off."""
 import copy
+import functools
 import math
 from collections import OrderedDict
 
@@ -215,3 +216,15 @@ def test_fp16_loss_scaling_unscales_before_clipping_and_skips_inf_steps_without_
     scaled_step(net, step, optimizer)
     assert torch.equal(weights, net.weight) and step.scaler.get_scale() < scale
     guard.end_iteration(1)  # an inf gradient under fp16 is the scaler's business, not a NaN-guard failure
+
+
+@pytest.mark.parametrize('model_type', ['SRModel', 'RealESRGANModel_basicsr'])
+def test_compile_compiles_the_generator_of_every_model(tmp_path, model_type, monkeypatch):
+    """Dynamo traces the real forward; the eager backend skips the C++ code generation that takes minutes here."""
+    monkeypatch.setattr(torch, 'compile', functools.partial(torch.compile, backend='eager'))
+    torch._dynamo.reset()
+    model = build(model_type, tmp_path, perf={'compile': True})
+    assert model.net_g._compiled_call_impl is not None
+    run_iteration(model, [batch(model_type)], iteration(model_type))
+    assert all(math.isfinite(v) for v in model.log_dict.values())
+    torch._dynamo.reset()
