@@ -27,7 +27,8 @@ setup(
     package_data={'basicsr': ['metrics/*.npz', 'utils/*.cpp']},
     python_requires='>=3.9',
     install_requires=read_requirements(),
-    extras_require={'dev': ['pytest>=7', 'pytest-xdist>=3', 'lmdb>=1.3'], 'iqa': ['pyiqa'], 'lmdb': ['lmdb>=1.3']},
+    extras_require={'dev': ['pytest>=7', 'pytest-xdist>=3', 'lmdb>=1.3', 'piq>=0.8'],  # piq: reference for tests
+                    'iqa': ['pyiqa'], 'lmdb': ['lmdb>=1.3']},
     entry_points={'console_scripts': [
         'basicsr-train=basicsr.train:main',
         'basicsr-test=basicsr.test:main',
