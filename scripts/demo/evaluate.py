@@ -1,5 +1,6 @@
-"""Score SR models on a demo test set: PSNR / SSIM (Y, border 4), NIQE (Y, border 4) and LPIPS when its ImageNet
-backbone is on this machine; writes one JSON of per-image and mean values and the SR images.
+"""Score SR models on a demo test set: PSNR / SSIM (Y, border 4), HaarPSI (colour, border 4; full-reference and
+weight-free), NIQE (Y, border 4) and LPIPS when its ImageNet backbone is on this machine; writes one JSON of per-image
+and mean values and the SR images.
 
   python -m scripts.demo.evaluate --hr datasets/demo/hr/test --lr datasets/demo/lr/camera/test \\
       --model generalist=scripts/demo/pretrained/demo_generalist.pth:params_ema --bicubic --out m.json
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from basicsr.archs import build_network
+from basicsr.metrics.haarpsi import calculate_haarpsi
 from basicsr.metrics.niqe import calculate_niqe
 from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
 from basicsr.utils.checkpoint_util import atomic_write_text, read_network_file
@@ -23,7 +25,7 @@ from basicsr.utils.img_util import img2tensor, tensor2img
 from basicsr.utils.options import load_option_file
 
 CROP_BORDER = 4
-METRICS = ('psnr', 'ssim', 'lpips', 'niqe')
+METRICS = ('psnr', 'ssim', 'haarpsi', 'lpips', 'niqe')
 
 
 def lpips_scorer():
@@ -54,6 +56,7 @@ def super_resolve(net: Optional[torch.nn.Module], lq: np.ndarray, size: tuple[in
 def score(sr: np.ndarray, gt: np.ndarray, lpips) -> dict[str, Optional[float]]:
     return {'psnr': calculate_psnr(sr, gt, CROP_BORDER, test_y_channel=True),
             'ssim': calculate_ssim(sr, gt, CROP_BORDER, test_y_channel=True),
+            'haarpsi': calculate_haarpsi(sr, gt, CROP_BORDER),
             'lpips': None if lpips is None else lpips(sr, gt),
             'niqe': calculate_niqe(sr, CROP_BORDER)}
 
