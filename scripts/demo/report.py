@@ -19,7 +19,7 @@ ROWS = [('bicubic', 'Bicubic'), ('generalist', 'Generalist M_G (start of PDD-EMA
 COLUMNS = [('psnr', 'PSNR-Y ↑', True, 2), ('ssim', 'SSIM-Y ↑', True, 4), ('haarpsi', 'HaarPSI ↑', True, 4),
            ('lpips', 'LPIPS ↓', False, 4), ('niqe', 'NIQE ↓', False, 3)]
 # the paper's claim in parts: (candidate row, baseline row, what is compared)
-CLAIMS = [('generalist', 'bicubic', 'the generalist against bicubic'),
+CLAIMS = [('generalist', 'bicubic', 'The generalist against bicubic'),
           ('pdd_ema', 'generalist', 'PDD-EMA against the generalist it starts from'),
           ('pdd_ema', 'control', 'PDD-EMA against the supervised-only control'),
           ('pdd_static', 'specialist', 'PDD-static against the specialist it starts from')]
@@ -96,15 +96,16 @@ def verdict(runs: dict) -> list[str]:
     for candidate, baseline, label in CLAIMS:
         if candidate not in runs or baseline not in runs:
             continue
-        parts, count = [], 0
+        parts = []
         for key, title, higher, digits in COLUMNS:
             if key not in CLAIM_METRICS or next(iter(runs[candidate][0].values()))[key] is None:
                 continue
             diff = paired_difference(*paired_values(runs, baseline, candidate, key))
-            outcome, count = diff.verdict(higher), diff.n
+            outcome = diff.verdict(higher)
             parts.append(f'{title[:-2]} {MARKS[outcome]} {outcome} {diff.mean:+.{digits}f} '
                          f'[{diff.low:+.{digits}f}, {diff.high:+.{digits}f}]')
-        lines.append(f'- {label[0].upper()}{label[1:]} (n = {count}): ' + '; '.join(parts))
+        pairs = len(runs[baseline][0]) * max(len(runs[baseline]), len(runs[candidate]))
+        lines.append(f'- {label} (n = {pairs}): ' + '; '.join(parts))
     return lines
 
 
