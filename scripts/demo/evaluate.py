@@ -68,8 +68,7 @@ def evaluate(hr_dir: str, lr_dir: str, models: dict[str, Optional[torch.nn.Modul
         raise FileNotFoundError(f'No test images in {hr_dir}; build the demo data first.')
     lpips = lpips_scorer()
     rows = {}
-    total, done = len(models) * len(names), 0
-    for model_name, net in models.items():
+    for done, (model_name, net) in enumerate(models.items(), start=1):
         per_image = {}
         for name in names:
             gt = cv2.imread(osp.join(hr_dir, f'{name}.png'))
@@ -79,11 +78,10 @@ def evaluate(hr_dir: str, lr_dir: str, models: dict[str, Optional[torch.nn.Modul
             if save_dir:
                 os.makedirs(osp.join(save_dir, model_name), exist_ok=True)
                 cv2.imwrite(osp.join(save_dir, model_name, f'{name}.png'), sr)
-            done += 1
-            print(f'step {done}/{total} {model_name} {name}', flush=True)
         mean = {m: (None if per_image[names[0]][m] is None else float(np.mean([v[m] for v in per_image.values()])))
                 for m in METRICS}
         rows[model_name] = {'per_image': per_image, 'mean': mean}
+        print(f'step {done}/{len(models)} {model_name}: {len(names)} images', flush=True)
     return {'images': names, 'lpips_available': lpips is not None, 'rows': rows}
 
 
