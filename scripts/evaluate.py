@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--gt', nargs='+', required=True, metavar='[NAME=]DIR', help='GT folder(s), one per dataset')
     parser.add_argument('--method', nargs='+', required=True, metavar='NAME=DIR', help='result folder of each method')
     parser.add_argument('--metrics', nargs='+', default=['psnr', 'ssim'],
-                        help='psnr, ssim, lpips, niqe, pyiqa:<name> (default psnr ssim)')
+                        help='psnr, ssim, haarpsi, lpips, niqe, pyiqa:<name> (default psnr ssim)')
     parser.add_argument('--metrics-opt', help='option file whose val.metrics blocks are used instead of --metrics')
     parser.add_argument('--crop-border', type=int, default=0, help='pixels cut from each edge before scoring '
                                                                    '(papers use the scale, e.g. 4)')

@@ -107,7 +107,7 @@ def run_demo(argv=None) -> None:
                 'pretrained': (f'{SHIPPED_DIR}/*.pth, shipped with the repository and regenerated from scratch by '
                                '`make demo-pretrain`') if cfg.use_shipped else
                               f'trained by this run into {cfg.out}/pretrained (no shipped checkpoints were found)'}
-    targets = [cfg.target_name(t) for t in cfg.targets]
+    targets = {cfg.target_name(t): cfg.target_file(t) for t in cfg.targets}
     report = build_report(out, cfg.data, targets, cfg.seeds, settings, state.stages, time.time() - start)
     with open(report) as f:
         table_start = f.read().split('\n## Target domain', 1)[1]

@@ -21,7 +21,7 @@ from basicsr.utils.misc import list_images
 from basicsr.utils.options import load_option_file
 
 METRIC_TYPES = {'psnr': 'calculate_psnr', 'ssim': 'calculate_ssim', 'lpips': 'calculate_lpips',
-                'niqe': 'calculate_niqe'}
+                'niqe': 'calculate_niqe', 'haarpsi': 'calculate_haarpsi'}
 REFERENCE_FREE = {'calculate_niqe'}
 
 
@@ -60,7 +60,7 @@ def parse_named_path(text: str) -> tuple[str, str]:
 
 
 def metric_options(names: Sequence[str], crop_border: int = 0, test_y_channel: bool = False) -> dict[str, dict]:
-    """Metric option blocks (as in `val.metrics`) for names like psnr, ssim, lpips, niqe or pyiqa:<metric>."""
+    """Metric option blocks (as in `val.metrics`) for names like psnr, ssim, haarpsi, lpips, niqe or pyiqa:<metric>."""
     options = {}
     for name in names:
         if name.startswith('pyiqa:'):

@@ -1,6 +1,7 @@
 """Image quality metrics, registered in METRIC_REGISTRY and called by name from the validation options."""
 import copy
 
+from basicsr.metrics.haarpsi import calculate_haarpsi
 from basicsr.metrics.lpips_metric import calculate_lpips
 from basicsr.metrics.metric_util import DIRECTIONS
 from basicsr.metrics.niqe import calculate_niqe
@@ -10,7 +11,7 @@ from basicsr.utils.registry import METRIC_REGISTRY
 
 __all__ = [
     'calculate_metric', 'metric_better', 'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt',
-    'calculate_niqe', 'calculate_lpips', 'calculate_pyiqa'
+    'calculate_niqe', 'calculate_lpips', 'calculate_pyiqa', 'calculate_haarpsi'
 ]
 
 

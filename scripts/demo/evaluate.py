@@ -1,5 +1,6 @@
-"""Score SR models on a demo test set: PSNR / SSIM (Y, border 4), NIQE (Y, border 4) and LPIPS when its ImageNet
-backbone is on this machine; writes one JSON of per-image and mean values and the SR images.
+"""Score SR models on a demo test set: PSNR / SSIM (Y, border 4), HaarPSI (colour, border 4; full-reference and
+weight-free), NIQE (Y, border 4) and LPIPS when its ImageNet backbone is on this machine; writes one JSON of per-image
+and mean values and the SR images.
 
   python -m scripts.demo.evaluate --hr datasets/demo/hr/test --lr datasets/demo/lr/camera/test \\
       --model generalist=scripts/demo/pretrained/demo_generalist.pth:params_ema --bicubic --out m.json
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from basicsr.archs import build_network
+from basicsr.metrics.haarpsi import calculate_haarpsi
 from basicsr.metrics.niqe import calculate_niqe
 from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
 from basicsr.utils.checkpoint_util import atomic_write_text, read_network_file
@@ -23,7 +25,7 @@ from basicsr.utils.img_util import img2tensor, tensor2img
 from basicsr.utils.options import load_option_file
 
 CROP_BORDER = 4
-METRICS = ('psnr', 'ssim', 'lpips', 'niqe')
+METRICS = ('psnr', 'ssim', 'haarpsi', 'lpips', 'niqe')
 
 
 def lpips_scorer():
@@ -54,6 +56,7 @@ def super_resolve(net: Optional[torch.nn.Module], lq: np.ndarray, size: tuple[in
 def score(sr: np.ndarray, gt: np.ndarray, lpips) -> dict[str, Optional[float]]:
     return {'psnr': calculate_psnr(sr, gt, CROP_BORDER, test_y_channel=True),
             'ssim': calculate_ssim(sr, gt, CROP_BORDER, test_y_channel=True),
+            'haarpsi': calculate_haarpsi(sr, gt, CROP_BORDER),
             'lpips': None if lpips is None else lpips(sr, gt),
             'niqe': calculate_niqe(sr, CROP_BORDER)}
 
@@ -65,8 +68,7 @@ def evaluate(hr_dir: str, lr_dir: str, models: dict[str, Optional[torch.nn.Modul
         raise FileNotFoundError(f'No test images in {hr_dir}; build the demo data first.')
     lpips = lpips_scorer()
     rows = {}
-    total, done = len(models) * len(names), 0
-    for model_name, net in models.items():
+    for done, (model_name, net) in enumerate(models.items(), start=1):
         per_image = {}
         for name in names:
             gt = cv2.imread(osp.join(hr_dir, f'{name}.png'))
@@ -76,11 +78,10 @@ def evaluate(hr_dir: str, lr_dir: str, models: dict[str, Optional[torch.nn.Modul
             if save_dir:
                 os.makedirs(osp.join(save_dir, model_name), exist_ok=True)
                 cv2.imwrite(osp.join(save_dir, model_name, f'{name}.png'), sr)
-            done += 1
-            print(f'step {done}/{total} {model_name} {name}', flush=True)
         mean = {m: (None if per_image[names[0]][m] is None else float(np.mean([v[m] for v in per_image.values()])))
                 for m in METRICS}
         rows[model_name] = {'per_image': per_image, 'mean': mean}
+        print(f'step {done}/{len(models)} {model_name}: {len(names)} images', flush=True)
     return {'images': names, 'lpips_available': lpips is not None, 'rows': rows}
 
 

@@ -1,10 +1,11 @@
-"""Demo data from the colour photographs bundled with scikit-image: HR images and the LR images of each domain.
+"""Demo data from the photographs bundled with scikit-image (and matplotlib): HR images and the LR images of each
+domain.
 
 Layout under `root` (default datasets/demo):
   hr/train/*.png           source HR: 128 px tiles of the left 5/8 of each training photo (the paired data)
-  hr/val/*.png, hr/test/*.png    held-out photos (GT for validation and for the final evaluation only)
+  hr/val/*.png, hr/test/*.png    crops of the held-out photos (GT for validation and for the final evaluation only)
   lr/<domain>/train/*.png  unpaired target LR: the right 3/8 of each training photo, degraded (its GT is not kept)
-  lr/<domain>/val/*.png, lr/<domain>/test/*.png   the held-out photos degraded by <domain>
+  lr/<domain>/val/*.png, lr/<domain>/test/*.png   the same crops of the held-out photos degraded whole by <domain>
 Everything is a pure function of the photos, the domain files and `seed` (the noise realisations). Each folder
 records a fingerprint of its inputs and is rebuilt only when they change.
 """
@@ -32,17 +33,27 @@ DEFAULT_DOMAINS = ('source_bicubic', 'camera', 'phone')
 
 PHOTO_SETS = {  # split -> photos; 'smoke' is a seconds-sized set for tests, its photos cut to SMOKE_SIZE
     'full': {'train': ('astronaut', 'rocket', 'stereo_motorcycle', 'immunohistochemistry', 'camera', 'brick'),
-             'val': ('stereo_motorcycle_right', 'coins'), 'test': ('coffee', 'chelsea')},
+             'val': ('stereo_motorcycle_right', 'coins'),
+             # every other bundled photo (colour and grey; skimage's `cat` is `chelsea` again), fixed before tuning
+             'test': ('coffee', 'chelsea', 'grace_hopper', 'clock', 'moon', 'grass', 'gravel', 'hubble_deep_field',
+                      'retina', 'page', 'text')},
     'smoke': {'train': ('astronaut',), 'val': ('chelsea',), 'test': ('coffee',)},
 }
 SMOKE_SIZE = 256
 SOURCE_FRACTION = 5 / 8  # of each training photo's width; the rest becomes unpaired target LR
 TILE, TILE_STRIDE = 128, 64  # source HR tiles: small files decode fast, random crops still cover every pixel
-FORMAT_VERSION = 2
+# held-out crops: up to 2 x 2 per photo, 200 px (NIQE still gets 2 x 2 blocks of 96 px after a 4 px border)
+CROP, CROPS_PER_AXIS = 200, 2
+MATPLOTLIB_PHOTOS = {'grace_hopper': 'grace_hopper.jpg'}  # photos in matplotlib's sample data
+FORMAT_VERSION = 3
 
 
 def load_photo(name: str) -> np.ndarray:
-    """A BGR uint8 photo from skimage.data (gray photos are repeated to 3 channels; `_right` is a stereo view)."""
+    """A BGR uint8 photo from skimage.data or matplotlib's sample data (gray photos are repeated to 3 channels;
+    `_right` is a stereo view)."""
+    if name in MATPLOTLIB_PHOTOS:
+        from matplotlib import cbook
+        return cv2.imread(str(cbook.get_sample_data(MATPLOTLIB_PHOTOS[name], asfileobj=False)), cv2.IMREAD_COLOR)
     import skimage.data
     img = getattr(skimage.data, name.removesuffix('_right'))()
     if isinstance(img, tuple):
@@ -62,6 +73,26 @@ def tiles(img: np.ndarray) -> dict[str, np.ndarray]:
     h, w = img.shape[:2]
     return {f'y{y:03d}_x{x:03d}': img[y:y + TILE, x:x + TILE]
             for y in range(0, h - TILE + 1, TILE_STRIDE) for x in range(0, w - TILE + 1, TILE_STRIDE)}
+
+
+def held_out_boxes(height: int, width: int, scale: int) -> dict[str, tuple[int, int, int, int]]:
+    """Crops (y, x, h, w) of a held-out photo, named by position: up to CROPS_PER_AXIS per axis, each CROP px (or
+    the whole side when shorter) and centred in its equal share of the side, at multiples of `scale`."""
+    def spans(side: int) -> tuple[list[int], int]:
+        size = min(CROP, side - side % scale)
+        count = max(1, min(CROPS_PER_AXIS, side // size))
+        return [((2 * i + 1) * side // (2 * count) - size // 2) // scale * scale for i in range(count)], size
+
+    (ys, h), (xs, w) = spans(height), spans(width)
+    return {f'y{y:03d}_x{x:03d}': (y, x, h, w) for y in ys for x in xs}
+
+
+def cut_boxes(img: np.ndarray, boxes: dict[str, tuple[int, int, int, int]], factor: int = 1
+              ) -> dict[str, np.ndarray]:
+    """`boxes` (in HR pixels) cut from `img`, whose pixels are `factor` HR pixels wide: the LR crops of a held-out
+    photo degraded whole line up with its HR crops."""
+    return {position: img[y // factor:(y + h) // factor, x // factor:(x + w) // factor]
+            for position, (y, x, h, w) in boxes.items()}
 
 
 def split_train_photo(img: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,18 +166,22 @@ def make_demo_data(root: str, domain_paths: list[str], seed: int = 0, photo_set:
     def fill_hr() -> dict[str, int]:
         counts: dict[str, int] = {}
         for split, name, hr, _ in source.images():
-            parts = tiles(hr) if split == 'train' else {'': hr}
+            parts = tiles(hr) if split == 'train' else cut_boxes(hr, held_out_boxes(*hr.shape[:2], source.scale))
             for position, img in parts.items():
-                write(osp.join(root, 'hr', split, f'{name}_{position}.png' if position else f'{name}.png'), img)
+                write(osp.join(root, 'hr', split, f'{name}_{position}.png'), img)
                 counts[split] = counts.get(split, 0) + 1
         return counts
 
     def fill_domain(domain: dict[str, Any]) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for split, name, _, to_degrade in source.images():
+        for split, name, hr, to_degrade in source.images():
             lr = degrade(to_degrade, domain, f'{split}/{name}', seed)
-            write(osp.join(root, 'lr', domain['name'], split, f'{name}.png'), lr)
-            counts[split] = counts.get(split, 0) + 1
+            parts = {'': lr} if split == 'train' else cut_boxes(lr, held_out_boxes(*hr.shape[:2], source.scale),
+                                                                source.scale)
+            for position, img in parts.items():
+                write(osp.join(root, 'lr', domain['name'], split, f'{name}_{position}.png' if position else
+                               f'{name}.png'), img)
+                counts[split] = counts.get(split, 0) + 1
         return counts
 
     counts = {f'hr/{k}': v for k, v in build_if_changed(osp.join(root, 'hr'), fingerprint(photo_set, 0),

@@ -185,14 +185,14 @@ def eval_stages(cfg: DemoConfig) -> list[Stage]:
                    '--model', f'generalist={pre}/{SHIPPED["generalist"]}:params_ema',
                    '--model', f'specialist={pre}/{SHIPPED["specialist"]}:params_ema', '--out', out,
                    '--save-dir', osp.join(cfg.out, 'outputs', name)]
-        stages.append(Stage(f'eval_{name}_fixed', command, 3 * 2, outputs=[out]))
+        stages.append(Stage(f'eval_{name}_fixed', command, 3, outputs=[out]))
         for seed in range(cfg.seeds):
             out = osp.join(cfg.out, 'metrics', f'{name}_s{seed}.json')
             models = [f'{m}={cfg.out}/runs/{run_name(m, name, seed)}/models/net_g_latest.pth:params'
                       for m in cfg.methods]
             command = [PY, '-m', 'scripts.demo.evaluate', *io, *[a for m in models for a in ('--model', m)],
                        '--out', out, *(['--save-dir', osp.join(cfg.out, 'outputs', name)] if seed == 0 else [])]
-            stages.append(Stage(f'eval_{name}_s{seed}', command, len(cfg.methods) * 2, outputs=[out]))
+            stages.append(Stage(f'eval_{name}_s{seed}', command, len(cfg.methods), outputs=[out]))
     return stages
 
 

@@ -1,5 +1,6 @@
-"""The demo report: metric tables (mean ± std over seeds, best per column in bold), the verdict on the paper's
-claim computed from those numbers, an image grid, loss curves, the commands and the wall time of every stage."""
+"""The demo report: metric tables (mean ± std over seeds, best per column in bold), the verdict on each part of the
+paper's claim from per-image and per-seed paired differences with intervals, an image grid, loss curves, the
+commands and the wall time of every stage."""
 import glob
 import html
 import json
@@ -10,38 +11,48 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from basicsr.evaluation.comparison import NO_DIFFERENCE, PairedDifference, paired_difference
+from basicsr.evaluation.comparison import NO_DIFFERENCE, paired_difference
 
 ROWS = [('bicubic', 'Bicubic'), ('generalist', 'Generalist M_G (start of PDD-EMA)'),
         ('specialist', 'Specialist M_S (start of PDD-static)'), ('control', 'Supervised-only control'),
         ('nd', 'ND (naive feature distillation)'), ('pdd_static', 'PDD-static'), ('pdd_ema', 'PDD-EMA')]
-COLUMNS = [('psnr', 'PSNR-Y ↑', True, 2), ('ssim', 'SSIM-Y ↑', True, 4), ('lpips', 'LPIPS ↓', False, 4),
-           ('niqe', 'NIQE ↓', False, 3)]
+COLUMNS = [('psnr', 'PSNR-Y ↑', True, 2), ('ssim', 'SSIM-Y ↑', True, 4), ('haarpsi', 'HaarPSI ↑', True, 4),
+           ('lpips', 'LPIPS ↓', False, 4), ('niqe', 'NIQE ↓', False, 3)]
+# the paper's claim in parts: (candidate row, baseline row, what is compared)
+CLAIMS = [('generalist', 'bicubic', 'The generalist against bicubic'),
+          ('pdd_ema', 'generalist', 'PDD-EMA against the generalist it starts from'),
+          ('pdd_ema', 'control', 'PDD-EMA against the supervised-only control'),
+          ('pdd_static', 'specialist', 'PDD-static against the specialist it starts from')]
+CLAIM_METRICS = ('psnr', 'haarpsi', 'lpips', 'niqe')
+MARKS = {'better': '✅', 'worse': '❌', NO_DIFFERENCE: '➖'}
+TUNED_DOMAIN = 'options/demo/degradations/camera.yml'
+GRID_IMAGES = 4
 GRID_ROWS = ['generalist', 'specialist', 'control', 'pdd_ema']
 CURVE_KEYS = [('l_inter', 'l_inter (PDD inter-model)'), ('l_intra', 'l_intra (PDD intra-model)'),
               ('l_g_pix', 'pixel (wavelet L1)'), ('l_g_percep', 'perceptual'), ('l_g_gan', 'GAN (generator)')]
 
 
-def collect(metric_dir: str, target: str, seeds: int, field: str = 'mean') -> dict[str, list[dict]]:
-    """{row: [`field` of each seed: 'mean' metrics, or 'per_image' {image: metrics}]}; fixed rows have one entry."""
-    values: dict[str, list[dict]] = {}
+def collect(metric_dir: str, target: str, seeds: int) -> dict[str, list[dict[str, dict]]]:
+    """{row: [{image: {metric: value}} of each run]}: one run for the fixed rows, one per seed for the adapted."""
+    runs: dict[str, list[dict[str, dict]]] = {}
     files = [osp.join(metric_dir, f'{target}_fixed.json')] + [osp.join(metric_dir, f'{target}_s{s}.json')
                                                               for s in range(seeds)]
     for path in files:
         with open(path) as f:
             for row, result in json.load(f)['rows'].items():
-                values.setdefault(row, []).append(result[field])
-    return values
+                runs.setdefault(row, []).append(result['per_image'])
+    return runs
 
 
-def summarise(values: dict[str, list[dict]]) -> dict[str, dict[str, Optional[tuple[float, float]]]]:
-    """{row: {metric: (mean, std over seeds) or None}}."""
+def summarise(runs: dict[str, list[dict[str, dict]]]) -> dict[str, dict[str, Optional[tuple[float, float]]]]:
+    """{row: {metric: (mean over images, then mean and std over runs) or None}}."""
     table = {}
-    for row, runs in values.items():
+    for row, row_runs in runs.items():
         table[row] = {}
         for key, *_ in COLUMNS:
-            samples = [r[key] for r in runs if r[key] is not None]
-            table[row][key] = (float(np.mean(samples)), float(np.std(samples))) if samples else None
+            means = [np.mean([v[key] for v in run.values()]) for run in row_runs
+                     if next(iter(run.values()))[key] is not None]
+            table[row][key] = (float(np.mean(means)), float(np.std(means))) if means else None
     return table
 
 
@@ -70,43 +81,54 @@ def markdown_table(table: dict, seeds: int) -> str:
 SEEDED = {'control', 'nd', 'pdd_static', 'pdd_ema'}
 
 
-def paired(per_image: dict[str, list[dict]], row: str, other: str, key: str) -> PairedDifference:
-    """`row` minus `other` per image and seed (a fixed row pairs with every seed of a seeded one)."""
-    baseline, candidate = [], []
-    runs = max(len(per_image[row]), len(per_image[other]))
-    for run in range(runs):
-        mine = per_image[row][min(run, len(per_image[row]) - 1)]
-        theirs = per_image[other][min(run, len(per_image[other]) - 1)]
-        for image in mine:
-            baseline.append(theirs[image][key])
-            candidate.append(mine[image][key])
-    return paired_difference(baseline, candidate)
+def paired_values(runs: dict, baseline: str, candidate: str, key: str) -> tuple[list[float], list[float]]:
+    """Values of two rows matched per (image, seed); a fixed row's single run pairs with every seed of the other."""
+    base, cand = runs[baseline], runs[candidate]
+    pairs = [(base[min(seed, len(base) - 1)][image][key], cand[min(seed, len(cand) - 1)][image][key])
+             for seed in range(max(len(base), len(cand))) for image in base[0]]
+    return [b for b, _ in pairs], [c for _, c in pairs]
 
 
-def verdict(table: dict, per_image: dict[str, list[dict]]) -> list[str]:
-    """The claim's parts, each a paired difference over images (and seeds) with its 95% interval: a difference
-    whose interval holds zero is 'no measurable difference', not a win or a loss. A part whose rows were not run
-    (`--methods` picks a subset while tuning) is named as not checked."""
-    perceptual = 'lpips' if all(cells['lpips'] is not None for cells in table.values()) else 'niqe'
-    marks = {'better': '✅', 'worse': '❌', NO_DIFFERENCE: '➖'}
-
-    def check(label: str, row: str, other: str, key: str, higher_is_better: bool) -> str:
-        difference = paired(per_image, row, other, key)
-        outcome = difference.verdict(higher_is_better)
-        return f'- {marks[outcome]} {label}: {outcome}, {difference.describe()}'
-
-    lines = [check('the generalist vs bicubic (PSNR, dB)', 'generalist', 'bicubic', 'psnr', True)]
-    for other in ('generalist', 'control'):
-        if 'pdd_ema' not in table or other not in table:
-            lines.append(f'- not checked: PDD-EMA against the {other} (a row this run did not train)')
+def verdict(runs: dict) -> list[str]:
+    """One line per part of the claim: per metric, the mean paired difference (candidate - baseline) over images
+    and seeds with its 95% t interval, and better / worse / no measurable difference (interval holds zero)."""
+    lines = []
+    for candidate, baseline, label in CLAIMS:
+        if candidate not in runs or baseline not in runs:
+            if candidate != 'pdd_static':  # PDD-static runs only with --methods asking for it
+                lines.append(f'- not checked: {label} (a row this run did not train)')
             continue
-        lines.append(check(f'PDD-EMA vs the {other} (PSNR, dB)', 'pdd_ema', other, 'psnr', True))
-        lines.append(check(f'PDD-EMA vs the {other} ({perceptual.upper()}, lower is better)', 'pdd_ema', other,
-                           perceptual, False))
-    if 'pdd_static' in table:
-        lines.append(check('PDD-static vs the specialist it starts from (PSNR, dB)', 'pdd_static', 'specialist',
-                           'psnr', True))
+        parts = []
+        for key, title, higher, digits in COLUMNS:
+            if key not in CLAIM_METRICS or next(iter(runs[candidate][0].values()))[key] is None:
+                continue
+            diff = paired_difference(*paired_values(runs, baseline, candidate, key))
+            outcome = diff.verdict(higher)
+            parts.append(f'{title[:-2]} {MARKS[outcome]} {outcome} {diff.mean:+.{digits}f} '
+                         f'[{diff.low:+.{digits}f}, {diff.high:+.{digits}f}]')
+        pairs = len(runs[baseline][0]) * max(len(runs[baseline]), len(runs[candidate]))
+        lines.append(f'- {label} (n = {pairs}): ' + '; '.join(parts))
     return lines
+
+
+def photo_of(image: str) -> str:
+    """The held-out photo a crop comes from (crops are named `<photo>_y<y>_x<x>`)."""
+    return re.sub(r'_y\d+_x\d+$', '', image)
+
+
+def photo_counts(images: list[str]) -> str:
+    """'coffee ×4, chelsea ×2, ...': the held-out photos and their number of crops."""
+    photos = [photo_of(name) for name in images]
+    return ', '.join(f'{p} ×{photos.count(p)}' for p in dict.fromkeys(photos))
+
+
+def grid_images(images: list[str], count: int = GRID_IMAGES) -> list[str]:
+    """The first crop of `count` photos spread over the held-out list (the grid stays one screen tall)."""
+    firsts: dict[str, str] = {}
+    for name in images:
+        firsts.setdefault(photo_of(name), name)
+    names = list(firsts.values())
+    return [names[i * len(names) // count] for i in range(min(count, len(names)))]
 
 
 def zoom_crop(img: np.ndarray, box: tuple[int, int, int], zoom: int) -> np.ndarray:
@@ -165,8 +187,7 @@ def loss_curves(run_dirs: dict[str, str], path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
-    logs = {label: sorted(glob.glob(osp.join(d, 'train_*.log'))) for label, d in run_dirs.items()}
-    runs = {label: parse_losses(found[-1]) for label, found in logs.items() if found}  # rows not run are left out
+    runs = {label: parse_losses(sorted(glob.glob(osp.join(d, 'train_*.log')))[-1]) for label, d in run_dirs.items()}
     fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(4 * len(CURVE_KEYS), 3.2))
     for axis, (key, title) in zip(axes, CURVE_KEYS):
         for label, curves in runs.items():
@@ -237,22 +258,40 @@ FEATURE_NOTES = {
 }
 
 
-TUNED_DOMAIN = 'options/demo/degradations/camera.yml'  # the one domain the demo's settings were chosen on
+def domain_heading(target: str, degradation: str) -> str:
+    """'## Target domain `name` (role)': only the shipped camera.yml is the domain the demo was tuned on."""
+    tuned = osp.normpath(degradation) == TUNED_DOMAIN
+    return f'## Target domain `{target}` ({"the domain the demo was tuned on" if tuned else "never used for tuning"})'
 
 
-def domain_role(target_file: str) -> str:
-    """How a target domain relates to the demo's tuning, from its degradation file (a user's file never was)."""
-    path = osp.normpath(target_file)
-    if path == osp.normpath(TUNED_DOMAIN):
-        return 'the domain the demo was tuned on'
-    if osp.dirname(path) == osp.dirname(osp.normpath(TUNED_DOMAIN)):
-        return 'a second domain, never used for tuning'
-    return 'a domain given as a file, never used for tuning'
+def target_section(out_dir: str, data_root: str, target: str, degradation: str, seeds: int, split: str) -> list[str]:
+    """The report's part for one target domain: table, claim lines, image grid and loss curves (PNGs written)."""
+    runs = collect(osp.join(out_dir, 'metrics'), target, seeds)
+    with open(osp.join(out_dir, 'metrics', f'{target}_fixed.json')) as f:
+        images = json.load(f)['images']
+    md = ['', domain_heading(target, degradation), '',
+          f'Degradation: `{degradation}`. Scored on the {split} set, x4: {len(images)} crops of '
+          f'{len(set(map(photo_of, images)))} photos ({photo_counts(images)}). Adapted rows: mean' +
+          (f' ± std over seeds 0..{seeds - 1}' if seeds > 1 else ' of seed 0') + '; best per column in bold.', '',
+          markdown_table(summarise(runs), seeds), '',
+          'The claim, part by part: the mean paired difference (candidate - baseline) over crops'
+          f'{" and seeds" if seeds > 1 else ""} with its 95% t interval; ✅ / ❌ when the interval excludes zero, ➖ '
+          'when it holds zero. Crops of one photo are not independent draws, so the intervals are somewhat narrow.',
+          '', *verdict(runs)]
+    grid, curves = f'grid_{target}.png', f'losses_{target}.png'
+    image_grid(data_root, osp.join(out_dir, 'outputs', target), target, grid_images(images),
+               osp.join(out_dir, grid), split)
+    loss_curves({'PDD-EMA': osp.join(out_dir, 'runs', f'pdd_ema_{target}_s0'),
+                 'control': osp.join(out_dir, 'runs', f'control_{target}_s0')}, osp.join(out_dir, curves))
+    return md + ['', f'![grid]({grid})', '', 'Zoomed crops (seed 0): LR input (nearest), generalist, specialist, '
+                 'control, PDD-EMA, GT.', '', f'![losses]({curves})', '',
+                 'Training losses of PDD-EMA and the control (seed 0), as logged by train.py.']
 
 
-def build_report(out_dir: str, data_root: str, targets: list[str], seeds: int, settings: dict,
+def build_report(out_dir: str, data_root: str, targets: dict[str, str], seeds: int, settings: dict,
                  stages: dict[str, dict], total_wall_s: float) -> str:
-    """Write report.md / report.html (+ PNGs) into `out_dir` from the metric files and stage records."""
+    """Write report.md / report.html (+ PNGs) into `out_dir` from the metric files and stage records; `targets`
+    maps each target domain's name to its degradation file."""
     md = ['# PDD demo report', '',
           f'Generated {settings["date"]} by `{settings["command"]}` ({settings["size"]} size, {seeds} seed(s), '
           f'{settings["cpus"]} CPU cores). Total wall time of this run: {total_wall_s / 60:.1f} min.', '',
@@ -261,31 +300,16 @@ def build_report(out_dir: str, data_root: str, targets: list[str], seeds: int, s
           f'below is what this run measured, on held-out {settings["split"]} photos whose GT was never used in '
           'training.', '',
           f'Pretrained models: {settings["pretrained"]}. Adaptation: {settings["adapt_iters"]} steps per run.', '',
-          f'Feature extractor for the perceptual and distillation losses: {FEATURE_NOTES[settings["features"]]}.']
+          f'Feature extractor for the perceptual and distillation losses: {FEATURE_NOTES[settings["features"]]}.', '',
+          'HaarPSI (Reisenhofer et al., 2018; 1 = identical to the GT) is a full-reference perceptual score built '
+          'from fixed Haar filters, so it needs no downloaded weights; NIQE is a no-reference naturalness score.']
     if settings['features'] != 'imagenet':
-        md += ['', 'LPIPS needs the ImageNet AlexNet backbone; without it the LPIPS column reads n/a and NIQE is the '
-               'perceptual score. To use real weights, run once on a connected machine: `python -c "import '
+        md += ['', 'LPIPS needs the ImageNet AlexNet backbone; without it the LPIPS column reads n/a. To use real '
+               'weights, run once on a connected machine: `python -c "import '
                'torchvision; torchvision.models.vgg19(weights=\'IMAGENET1K_V1\'); '
                'torchvision.models.alexnet(weights=\'IMAGENET1K_V1\')"` and copy ~/.cache/torch/hub/checkpoints here.']
-    for target, target_file in zip(targets, settings['target_files']):
-        table = summarise(collect(osp.join(out_dir, 'metrics'), target, seeds))
-        with open(osp.join(out_dir, 'metrics', f'{target}_fixed.json')) as f:
-            images = json.load(f)['images']
-        md += ['', f'## Target domain `{target}` ({domain_role(target_file)})', '',
-               f'Degradation: `{target_file}`. Scored on the {settings["split"]} photos '
-               f'({", ".join(images)}; full images, x4). Adapted rows: mean' +
-               (f' ± std over seeds 0..{seeds - 1}' if seeds > 1 else ' of seed 0') + '; best per column in bold.',
-               '', markdown_table(table, seeds), '', 'The claim, checked pair by pair (per image and seed, 95% t '
-               'interval):', '', *verdict(table, collect(osp.join(out_dir, 'metrics'), target, seeds, 'per_image'))]
-        grid = f'grid_{target}.png'
-        image_grid(data_root, osp.join(out_dir, 'outputs', target), target, images, osp.join(out_dir, grid),
-                   settings['split'])
-        curves = f'losses_{target}.png'
-        loss_curves({'PDD-EMA': osp.join(out_dir, 'runs', f'pdd_ema_{target}_s0'),
-                     'control': osp.join(out_dir, 'runs', f'control_{target}_s0')}, osp.join(out_dir, curves))
-        md += ['', f'![grid]({grid})', '', 'Zoomed crops (seed 0): LR input (nearest), generalist, specialist, '
-               'control, PDD-EMA, GT.', '', f'![losses]({curves})', '',
-               'Training losses of PDD-EMA and the control (seed 0), as logged by train.py.']
+    for target, degradation in targets.items():
+        md += target_section(out_dir, data_root, target, degradation, seeds, settings['split'])
     md += ['', '## Reproduce', '', 'Every stage is one command, run from the repository root (seeds are the '
            '`manual_seed=` overrides; the data maker is deterministic):', '']
     for name, record in stages.items():

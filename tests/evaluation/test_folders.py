@@ -69,8 +69,9 @@ def test_scores_equal_the_metric_functions_and_unreadable_images_are_recorded(tm
 
 
 def test_metric_names_become_option_blocks():
-    opts = metric_options(['psnr', 'lpips', 'pyiqa:musiq'], crop_border=4, test_y_channel=True)
+    opts = metric_options(['psnr', 'haarpsi', 'lpips', 'pyiqa:musiq'], crop_border=4, test_y_channel=True)
     assert opts['psnr'] == {'type': 'calculate_psnr', 'crop_border': 4, 'test_y_channel': True}
+    assert opts['haarpsi'] == {'type': 'calculate_haarpsi', 'crop_border': 4}
     assert opts['lpips'] == {'type': 'calculate_lpips', 'crop_border': 4}
     assert opts['pyiqa:musiq'] == {'type': 'calculate_pyiqa', 'metric': 'musiq', 'crop_border': 4}
     with pytest.raises(ValueError, match='psnrr'):

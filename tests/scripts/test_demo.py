@@ -69,6 +69,8 @@ def test_smoke_demo_report_has_every_row_and_decodable_pngs(smoke_run):
     table = report.split('## Target domain `camera`')[1].split('The claim')[0]
     for _, label in ROWS:
         assert re.search(rf'^\| {re.escape(label)} \| [\d.*]+', table, re.M), label
+    assert '| HaarPSI ↑ |' in table and 'Degradation: `options/demo/degradations/camera.yml`' in table
+    assert re.search(r'^- PDD-EMA against the generalist it starts from \(n = 1\): PSNR-Y', report, re.M)
     for png in ('grid_camera.png', 'losses_camera.png'):
         assert png in report
         image = cv2.imread(str(root / 'out' / png))
@@ -116,4 +118,4 @@ def test_a_subset_of_methods_still_gets_its_report(smoke_run):
     os.chdir(REPO)
     report = (out / 'report.md').read_text()
     assert 'Supervised-only control' in report and '| PDD-EMA |' not in report
-    assert 'not checked: PDD-EMA against the control' in report
+    assert 'not checked: PDD-EMA against the supervised-only control' in report
