@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from basicsr.evaluation.comparison import NO_DIFFERENCE, paired_difference
+from basicsr.evaluation.training_log import parse_losses
 
 ROWS = [('bicubic', 'Bicubic'), ('generalist', 'Generalist M_G (start of PDD-EMA)'),
         ('specialist', 'Specialist M_S (start of PDD-static)'), ('control', 'Supervised-only control'),
@@ -169,25 +170,13 @@ def image_grid(data_root: str, outputs_root: str, target: str, images: list[str]
     cv2.imwrite(path, np.concatenate([header, grid], axis=0))
 
 
-def parse_losses(log_path: str) -> dict[str, list[tuple[int, float]]]:
-    """{loss name: [(iter, value)]} from a BasicSR training log."""
-    curves: dict[str, list[tuple[int, float]]] = {}
-    with open(log_path) as f:
-        for line in f:
-            step = re.search(r', iter:\s*([\d,]+)', line)
-            if step is None:
-                continue
-            for key, value in re.findall(r'\b(l_[a-z_]+): ([-+\d.e]+)', line):
-                curves.setdefault(key, []).append((int(step.group(1).replace(',', '')), float(value)))
-    return curves
-
-
 def loss_curves(run_dirs: dict[str, str], path: str) -> None:
     """One panel per loss term; PDD-EMA and the control drawn together where both have the term."""
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
-    runs = {label: parse_losses(sorted(glob.glob(osp.join(d, 'train_*.log')))[-1]) for label, d in run_dirs.items()}
+    logs = {label: sorted(glob.glob(osp.join(d, 'train_*.log'))) for label, d in run_dirs.items()}
+    runs = {label: parse_losses(found[-1]) for label, found in logs.items() if found}  # rows not run are left out
     fig, axes = plt.subplots(1, len(CURVE_KEYS), figsize=(4 * len(CURVE_KEYS), 3.2))
     for axis, (key, title) in zip(axes, CURVE_KEYS):
         for label, curves in runs.items():
