@@ -25,7 +25,7 @@ lint: setup
 	$(PY) -m ruff format --check .
 
 # Two pytest workers: many tests wait on subprocesses (torchrun, signals), and each worker uses one torch thread.
-test: setup
+test: setup lint
 	$(PY) -m pytest -q -n 2 tests
 
 demo: setup

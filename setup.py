@@ -1,4 +1,5 @@
 """Installable `basicsr`: a BasicSR-compatible SR training framework with Pairwise Distance Distillation."""
+
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -28,17 +29,27 @@ setup(
     package_data={'basicsr': ['metrics/*.npz']},
     python_requires='>=3.9',
     install_requires=read_requirements(),
-    extras_require={'dev': ['pytest>=7', 'pytest-xdist>=3', 'lmdb>=1.3', 'ruff==0.17.6',
-                            'piq>=0.8'],  # piq: the reference implementation the HaarPSI test compares with
-                    'iqa': ['pyiqa'], 'lmdb': ['lmdb>=1.3'],
-                    # basicsr-export / basicsr-adapt: safetensors files, ONNX (verified with onnxruntime), spandrel
-                    # checks, and PDD-static generalists of any architecture spandrel loads (SpandrelNet)
-                    'export': ['safetensors>=0.4', 'onnx>=1.14', 'onnxruntime>=1.16', 'spandrel>=0.3']},
-    entry_points={'console_scripts': [
-        'basicsr-train=basicsr.train:main',
-        'basicsr-test=basicsr.test:main',
-        'basicsr-infer=basicsr.infer:main',
-        'basicsr-adapt=basicsr.adapt:main',
-        'basicsr-export=basicsr.export:main',
-    ]},
+    extras_require={
+        'dev': [
+            'pytest>=7',
+            'pytest-xdist>=3',
+            'lmdb>=1.3',
+            'ruff==0.17.6',
+            'piq>=0.8',
+        ],  # piq: the reference implementation the HaarPSI test compares with
+        'iqa': ['pyiqa'],
+        'lmdb': ['lmdb>=1.3'],
+        # basicsr-export / basicsr-adapt: safetensors files, ONNX (verified with onnxruntime), spandrel
+        # checks, and PDD-static generalists of any architecture spandrel loads (SpandrelNet)
+        'export': ['safetensors>=0.4', 'onnx>=1.14', 'onnxruntime>=1.16', 'spandrel>=0.3'],
+    },
+    entry_points={
+        'console_scripts': [
+            'basicsr-train=basicsr.train:main',
+            'basicsr-test=basicsr.test:main',
+            'basicsr-infer=basicsr.infer:main',
+            'basicsr-adapt=basicsr.adapt:main',
+            'basicsr-export=basicsr.export:main',
+        ]
+    },
 )

@@ -8,10 +8,12 @@ Writes <name>.safetensors (bare state dict), <name>.pth (Real-ESRGAN layout) and
 (dynamic batch, height and width, opset 17), each ONNX file verified with onnxruntime against PyTorch on a real
 image. Exit status 2 when the input is wrong, 1 when a format could not be written (the others still are).
 """
+
 import argparse
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir)))
@@ -26,21 +28,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('checkpoint', help='network file (.pth / .safetensors) or a training state (.state)')
     parser.add_argument('--out', default='exported', help='output folder (default exported/)')
     parser.add_argument('--name', default=None, help='output file stem (default: the checkpoint name)')
-    parser.add_argument('--param-key', default='params_ema',
-                        help='weights to export: params_ema (default; falls back to params) or params')
+    parser.add_argument(
+        '--param-key',
+        default='params_ema',
+        help='weights to export: params_ema (default; falls back to params) or params',
+    )
     parser.add_argument('--formats', nargs='+', choices=FORMATS, default=list(FORMATS))
-    parser.add_argument('--image', default=None, help='real image to verify ONNX and spandrel outputs on '
-                                                      '(default: a photo bundled with scikit-image)')
-    parser.add_argument('--arch-opt', nargs='+', default=[], metavar='KEY=VALUE',
-                        help='network options the weights cannot tell (e.g. act_type=relu for a ReLU Compact)')
+    parser.add_argument(
+        '--image',
+        default=None,
+        help='real image to verify ONNX and spandrel outputs on (default: a photo bundled with scikit-image)',
+    )
+    parser.add_argument(
+        '--arch-opt',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='network options the weights cannot tell (e.g. act_type=relu for a ReLU Compact)',
+    )
     return parser
 
 
 def export(args: argparse.Namespace) -> int:
     """Write the asked formats; 1 when a format could not be written (the others are)."""
     try:
-        report = export_checkpoint(args.checkpoint, args.out, args.name, args.param_key, args.formats, args.image,
-                                   parse_key_values(args.arch_opt))
+        report = export_checkpoint(
+            args.checkpoint,
+            args.out,
+            args.name,
+            args.param_key,
+            args.formats,
+            args.image,
+            parse_key_values(args.arch_opt),
+        )
     except (KeyError, ValueError, TypeError, RuntimeError, ImportError) as err:  # the input file, arch or key
         raise as_user_error(err) from err
     if report.problems:

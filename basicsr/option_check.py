@@ -1,10 +1,13 @@
-"""Up-front validation of a parsed option dict: every problem is reported with its YAML key path before any model is built."""
+"""Up-front validation of a parsed option dict: every problem is reported with its YAML key path before any model
+is built."""
+
 import difflib
 import importlib.util
 import inspect
 import os
 import re
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -17,38 +20,142 @@ from basicsr.utils.options import force_yml_keys
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 
 # Keys written by `setup_options` / the CLI, never by users.
-DERIVED_KEYS = {'is_train', 'opt_path', 'auto_resume', 'check_data', 'root_path', 'dist', 'rank', 'world_size',
-                'requested_num_gpu', 'force_yml'}
+DERIVED_KEYS = {
+    'is_train',
+    'opt_path',
+    'auto_resume',
+    'check_data',
+    'root_path',
+    'dist',
+    'rank',
+    'world_size',
+    'requested_num_gpu',
+    'force_yml',
+}
 TOP_LEVEL_KEYS = {
-    'name', 'model_type', 'scale', 'num_gpu', 'manual_seed', 'datasets', 'path', 'train', 'val', 'logger', 'dist_params',
-    'find_unused_parameters', 'use_static_graph', 'amp', 'channels_last', 'compile', 'deterministic',
+    'name',
+    'model_type',
+    'scale',
+    'num_gpu',
+    'manual_seed',
+    'datasets',
+    'path',
+    'train',
+    'val',
+    'logger',
+    'dist_params',
+    'find_unused_parameters',
+    'use_static_graph',
+    'amp',
+    'channels_last',
+    'compile',
+    'deterministic',
     *TOP_LEVEL_ALIASES,  # traiNNer-redux / neosr spellings of the training switches
     # Real-ESRGAN second-order degradation keys live at the top level of its option files.
-    'high_order_degradation', 'l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm', 'gt_usm', 'gt_size', 'queue_size',
-    'resize_prob', 'resize_range', 'gaussian_noise_prob', 'noise_range', 'poisson_scale_range', 'gray_noise_prob',
-    'jpeg_range', 'second_blur_prob', 'resize_prob2', 'resize_range2', 'gaussian_noise_prob2', 'noise_range2',
-    'poisson_scale_range2', 'gray_noise_prob2', 'jpeg_range2',
+    'high_order_degradation',
+    'l1_gt_usm',
+    'percep_gt_usm',
+    'gan_gt_usm',
+    'gt_usm',
+    'gt_size',
+    'queue_size',
+    'resize_prob',
+    'resize_range',
+    'gaussian_noise_prob',
+    'noise_range',
+    'poisson_scale_range',
+    'gray_noise_prob',
+    'jpeg_range',
+    'second_blur_prob',
+    'resize_prob2',
+    'resize_range2',
+    'gaussian_noise_prob2',
+    'noise_range2',
+    'poisson_scale_range2',
+    'gray_noise_prob2',
+    'jpeg_range2',
 } | DERIVED_KEYS
 SECTION_KEYS = {
-    'path': {'root', 'experiments_root', 'results_root', 'models', 'training_states', 'log', 'visualization',
-             'resume_state', 'ignore_resume_networks'},
-    'train': {'ema_decay', 'optim_g', 'optim_d', 'scheduler', 'total_iter', 'warmup_iter', 'pixel_opt', 'perceptual_opt',
-              'gan_opt', 'style_opt', 'net_d_iters', 'net_d_init_iters', 'r1_reg_weight', 'use_net_g_ema',
-              'domain_opt', 'domain_opt_warmup_iters', 'domain_opt_detach', 'domain_opt_wogan', 'fix_backbone', 'nd_opt',
-              'perf', 'amp', 'channels_last', 'compile', 'nan_guard', 'grad_clip', 'accum_iter'},
+    'path': {
+        'root',
+        'experiments_root',
+        'results_root',
+        'models',
+        'training_states',
+        'log',
+        'visualization',
+        'resume_state',
+        'ignore_resume_networks',
+    },
+    'train': {
+        'ema_decay',
+        'optim_g',
+        'optim_d',
+        'scheduler',
+        'total_iter',
+        'warmup_iter',
+        'pixel_opt',
+        'perceptual_opt',
+        'gan_opt',
+        'style_opt',
+        'net_d_iters',
+        'net_d_init_iters',
+        'r1_reg_weight',
+        'use_net_g_ema',
+        'domain_opt',
+        'domain_opt_warmup_iters',
+        'domain_opt_detach',
+        'domain_opt_wogan',
+        'fix_backbone',
+        'nd_opt',
+        'perf',
+        'amp',
+        'channels_last',
+        'compile',
+        'nan_guard',
+        'grad_clip',
+        'accum_iter',
+    },
     'val': {'val_freq', 'save_img', 'suffix', 'metrics', 'pbar', 'tb_images', 'max_tb_images'},
-    'logger': {'print_freq', 'save_checkpoint_freq', 'use_tb_logger', 'wandb', 'keep_last', 'tb_image_freq',
-               'save_checkpoint_format'},
+    'logger': {
+        'print_freq',
+        'save_checkpoint_freq',
+        'use_tb_logger',
+        'wandb',
+        'keep_last',
+        'tb_image_freq',
+        'save_checkpoint_format',
+    },
     'dist_params': {'backend', 'port', 'timeout'},
 }
 SECTION_PATTERNS = {'path': (r'pretrain_network_\w+', r'param_key_\w+', r'strict_load_\w+')}
 # Keys of older BasicSR option files that BasicSR 1.4 silently ignores: accepted with a warning, never an error.
-LEGACY_KEYS = {'use_flip': 'use_hflip', 'pretrain_model_g': 'pretrain_network_g', 'pretrain_model_d': 'pretrain_network_d',
-               'strict_load': 'strict_load_g', 'resume_state_g': 'resume_state'}
-NUMBER_KEYS = ('train.total_iter', 'train.warmup_iter', 'train.ema_decay', 'val.val_freq', 'logger.print_freq',
-               'logger.save_checkpoint_freq', 'train.net_d_iters', 'train.net_d_init_iters', 'train.domain_opt_warmup_iters')
-BOOL_KEYS = ('val.save_img', 'logger.use_tb_logger', 'train.use_net_g_ema', 'train.domain_opt_detach',
-             'train.domain_opt_wogan', 'find_unused_parameters')
+LEGACY_KEYS = {
+    'use_flip': 'use_hflip',
+    'pretrain_model_g': 'pretrain_network_g',
+    'pretrain_model_d': 'pretrain_network_d',
+    'strict_load': 'strict_load_g',
+    'resume_state_g': 'resume_state',
+}
+NUMBER_KEYS = (
+    'train.total_iter',
+    'train.warmup_iter',
+    'train.ema_decay',
+    'val.val_freq',
+    'logger.print_freq',
+    'logger.save_checkpoint_freq',
+    'train.net_d_iters',
+    'train.net_d_init_iters',
+    'train.domain_opt_warmup_iters',
+)
+BOOL_KEYS = (
+    'val.save_img',
+    'logger.use_tb_logger',
+    'train.use_net_g_ema',
+    'train.domain_opt_detach',
+    'train.domain_opt_wogan',
+    'find_unused_parameters',
+)
 
 
 class OptionError(UserError, ValueError):
@@ -81,8 +188,10 @@ def is_legacy_key(key: str, where: str) -> bool:
     """Older BasicSR keys that 1.4 ignores: warn (they have no effect) instead of rejecting the file."""
     if key not in LEGACY_KEYS:
         return False
-    get_root_logger().warning(f'{where}{key}: an older BasicSR key that BasicSR 1.4 ignores, and so do we; '
-                              f'use {LEGACY_KEYS[key]} for it to take effect.')
+    get_root_logger().warning(
+        f'{where}{key}: an older BasicSR key that BasicSR 1.4 ignores, and so do we; '
+        f'use {LEGACY_KEYS[key]} for it to take effect.'
+    )
     return True
 
 
@@ -115,8 +224,10 @@ def check_typed_block(block: Any, where: str, registry, what: str) -> list[str]:
         return [f'{where}.type: unknown {what} {name!r}{suggest(name, known)}; known: {", ".join(known)}']
     cls = registry.get(name)
     keys = [k for k in block if k != 'type']
-    return [f'{where}.{k}: {cls.__name__} has no argument {k!r}{suggest(k, inspect.signature(cls).parameters)}'
-            for k in unknown_kwargs(cls, keys)]
+    return [
+        f'{where}.{k}: {cls.__name__} has no argument {k!r}{suggest(k, inspect.signature(cls).parameters)}'
+        for k in unknown_kwargs(cls, keys)
+    ]
 
 
 def check_structure(opt: dict) -> list[str]:
@@ -171,13 +282,14 @@ def check_losses_and_metrics(opt: dict) -> list[str]:
             problems.append(f'val.metrics.{name}: expected a mapping with a `type` key')
         elif block['type'] not in METRIC_REGISTRY:
             known = METRIC_REGISTRY.plain_names()
-            problems.append(f"val.metrics.{name}.type: unknown metric {block['type']!r}{suggest(block['type'], known)}")
+            problems.append(f'val.metrics.{name}.type: unknown metric {block["type"]!r}{suggest(block["type"], known)}')
     return problems
 
 
 def lpips_weight_problems(block: dict, where: str) -> list[str]:
     """An LPIPS metric's backbone file must be present now, not at the first validation hours into a run."""
     from basicsr.metrics.lpips_metric import resolve_backbone_file
+
     if block.get('pretrained_backbone', True) is False or block.get('net', 'alex') not in ('alex', 'vgg'):
         return []
     try:
@@ -191,6 +303,7 @@ def missing_vgg_file(block: dict) -> Optional[str]:
     """Why a loss on ImageNet VGG features cannot find its weight file (None when found or not needed): checked now,
     not after the datasets and networks are built."""
     from basicsr.archs.vgg_arch import TORCHVISION_WEIGHT_FILES, vgg_weight_file
+
     cls = LOSS_REGISTRY.get(block['type']) if block.get('type') in LOSS_REGISTRY else None
     params = inspect.signature(cls).parameters if cls is not None else {}
     if 'vgg_weights_path' not in params or block.get('pretrained', True) is False:
@@ -208,6 +321,7 @@ def missing_vgg_file(block: dict) -> Optional[str]:
 
 def check_optimizers(opt: dict) -> list[str]:
     from basicsr.models.optim_factory import OPTIMIZERS, SCHEDULERS
+
     problems = []
     for key, block in (opt.get('train') or {}).items():
         if not isinstance(block, dict) or 'type' not in block:
@@ -229,6 +343,7 @@ def check_optimizers(opt: dict) -> list[str]:
 
 def check_datasets(opt: dict) -> list[str]:
     from basicsr.data.dataset_options import unknown_dataset_keys
+
     problems = []
     for key, block in (opt.get('datasets') or {}).items():
         where = f'datasets.{key}'
@@ -237,14 +352,19 @@ def check_datasets(opt: dict) -> list[str]:
             continue
         if block['type'] not in DATASET_REGISTRY:
             known = DATASET_REGISTRY.plain_names()
-            problems.append(f"{where}.type: unknown dataset {block['type']!r}{suggest(block['type'], known)}; "
-                            f"known: {', '.join(known)}")
+            problems.append(
+                f'{where}.type: unknown dataset {block["type"]!r}{suggest(block["type"], known)}; '
+                f'known: {", ".join(known)}'
+            )
             continue
         cls = DATASET_REGISTRY.get(block['type'])
         known_keys = getattr(cls, 'option_keys', ())
         aliases = DATASET_ALIASES if key.startswith('train') else ()
-        problems += [f'{where}.{k}: unknown option key for {cls.__name__}{suggest(k, known_keys)}'
-                     for k in unknown_dataset_keys(cls, block) if k not in aliases and not is_legacy_key(k, f'{where}.')]
+        problems += [
+            f'{where}.{k}: unknown option key for {cls.__name__}{suggest(k, known_keys)}'
+            for k in unknown_dataset_keys(cls, block)
+            if k not in aliases and not is_legacy_key(k, f'{where}.')
+        ]
         problems += check_dataset_paths(block, where)
         if hasattr(cls, 'check_options'):
             problems += [f'{where}.{p}' for p in cls.check_options(block)]
@@ -255,10 +375,11 @@ def check_dataset_paths(block: dict, where: str) -> list[str]:
     problems = []
     for key in ('dataroot_gt', 'dataroot_lq', 'meta_info_file', 'meta_info'):
         paths = block.get(key)
-        for path in (paths if isinstance(paths, list) else [paths]):
+        for path in paths if isinstance(paths, list) else [paths]:
             if isinstance(path, str) and not os.path.exists(path):
-                problems.append(f'{where}.{key}: {path} does not exist (paths are relative to the launch directory '
-                                f'{os.getcwd()})')
+                problems.append(
+                    f'{where}.{key}: {path} does not exist (paths are relative to the launch directory {os.getcwd()})'
+                )
     gt_size, scale = block.get('gt_size'), block.get('scale')
     if isinstance(gt_size, int) and isinstance(scale, int) and gt_size % scale:
         problems.append(f'{where}.gt_size: {gt_size} is not divisible by scale {scale}')
@@ -310,8 +431,10 @@ def check_checkpoint_format(opt: dict) -> list[str]:
     if fmt not in CHECKPOINT_FORMATS:
         return [f'logger.save_checkpoint_format: {fmt!r} is not one of {", ".join(CHECKPOINT_FORMATS)}']
     if fmt == 'safetensors' and importlib.util.find_spec('safetensors') is None:
-        return ["logger.save_checkpoint_format: safetensors needs the safetensors package: pip install safetensors "
-                "(or pip install -e '.[export]'), or use pth"]
+        return [
+            'logger.save_checkpoint_format: safetensors needs the safetensors package: pip install safetensors '
+            "(or pip install -e '.[export]'), or use pth"
+        ]
     return []
 
 
@@ -335,8 +458,16 @@ def validate_options(opt: dict) -> None:
     import basicsr.models  # noqa: F401
 
     problems = check_structure(opt) + check_types(opt) + check_value_types(opt)
-    for check in (check_networks, check_losses_and_metrics, check_optimizers, check_datasets, check_weight_paths,
-                  check_checkpoint_format, check_training_switches, check_model):
+    for check in (
+        check_networks,
+        check_losses_and_metrics,
+        check_optimizers,
+        check_datasets,
+        check_weight_paths,
+        check_checkpoint_format,
+        check_training_switches,
+        check_model,
+    ):
         problems += check(opt)
     if problems:
         overridden = force_yml_keys(opt.get('force_yml') or [])

@@ -5,27 +5,42 @@ written as text, `batch_size_per_gpu: two` or `use_hflip: yes_please` would othe
 data loader after minutes of set-up, or be taken silently. Constructor arguments (networks, losses, optimizers,
 schedulers, metrics) are checked against their annotations and defaults; loader and top-level keys against tables.
 """
+
 import inspect
 import re
 import typing
+from collections.abc import Iterator
 from numbers import Number
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 from basicsr.utils.options import BARE_EXPONENT
 from basicsr.utils.registry import ARCH_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY
 
 KIND_TEXT = {'bool': 'true or false', 'number': 'a number', 'integer': 'an integer'}
 TOP_LEVEL_KINDS = {
-    'manual_seed': 'integer', 'logger.keep_last': 'integer', 'logger.tb_image_freq': 'number',
-    'val.max_tb_images': 'integer', 'val.pbar': 'bool', 'val.tb_images': 'bool', 'dist_params.port': 'integer',
-    'dist_params.timeout': 'number', 'train.fix_backbone': 'bool', 'use_static_graph': 'bool',
+    'manual_seed': 'integer',
+    'logger.keep_last': 'integer',
+    'logger.tb_image_freq': 'number',
+    'val.max_tb_images': 'integer',
+    'val.pbar': 'bool',
+    'val.tb_images': 'bool',
+    'dist_params.port': 'integer',
+    'dist_params.timeout': 'number',
+    'train.fix_backbone': 'bool',
+    'use_static_graph': 'bool',
     'train.nan_guard.max_consecutive': 'integer',
 }
 PATH_BOOL_PATTERN = re.compile(r'strict_load_\w+')
 DATASET_KINDS = {
-    'batch_size_per_gpu': 'integer', 'num_worker_per_gpu': 'integer', 'num_prefetch_queue': 'integer',
+    'batch_size_per_gpu': 'integer',
+    'num_worker_per_gpu': 'integer',
+    'num_prefetch_queue': 'integer',
     'dataset_enlarge_ratio': 'number',  # crop sizes are checked by each dataset class's check_options
-    'use_hflip': 'bool', 'use_rot': 'bool', 'use_shuffle': 'bool', 'pin_memory': 'bool', 'persistent_workers': 'bool',
+    'use_hflip': 'bool',
+    'use_rot': 'bool',
+    'use_shuffle': 'bool',
+    'pin_memory': 'bool',
+    'persistent_workers': 'bool',
 }
 
 
@@ -78,8 +93,11 @@ def annotation_kind(annotation: Any) -> Optional[str]:
         return 'number'
     if typing.get_origin(annotation) is typing.Union:
         kinds = {annotation_kind(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
-        tensor_like = all(annotation_kind(arg) or getattr(arg, '__name__', '') == 'Tensor'
-                          for arg in typing.get_args(annotation) if arg is not type(None))
+        tensor_like = all(
+            annotation_kind(arg) or getattr(arg, '__name__', '') == 'Tensor'
+            for arg in typing.get_args(annotation)
+            if arg is not type(None)
+        )
         kinds.discard(None)
         if tensor_like and len(kinds) == 1:
             return kinds.pop()
@@ -114,8 +132,12 @@ def block_type_problems(block: Any, where: str, func: Optional[Callable]) -> lis
     if func is None or not isinstance(block, dict):
         return []
     kinds = argument_kinds(func)
-    return [problem for key, value in block.items() if key in kinds
-            for problem in kind_problem(f'{where}.{key}', value, kinds[key])]
+    return [
+        problem
+        for key, value in block.items()
+        if key in kinds
+        for problem in kind_problem(f'{where}.{key}', value, kinds[key])
+    ]
 
 
 def registered(registry, block: Any) -> Optional[Callable]:
@@ -126,6 +148,7 @@ def registered(registry, block: Any) -> Optional[Callable]:
 def constructor_type_problems(opt: dict) -> list[str]:
     """Networks, losses, optimizers, schedulers and metrics: values against their constructors' signatures."""
     from basicsr.models.optim_factory import OPTIMIZERS, SCHEDULERS
+
     problems = []
     for key, block in opt.items():
         if re.fullmatch(r'network_\w+', key):
@@ -161,8 +184,11 @@ def table_type_problems(opt: dict) -> list[str]:
             problems += kind_problem(f'path.{key}', value, 'bool')
     for name, block in (opt.get('datasets') or {}).items():
         if isinstance(block, dict):
-            problems += [p for key, kind in DATASET_KINDS.items()
-                         for p in kind_problem(f'datasets.{name}.{key}', block.get(key), kind)]
+            problems += [
+                p
+                for key, kind in DATASET_KINDS.items()
+                for p in kind_problem(f'datasets.{name}.{key}', block.get(key), kind)
+            ]
     return problems
 
 

@@ -3,6 +3,7 @@
 Per-image and mean metrics go to `results/<name>/metrics.csv` and `metrics.json`; a Markdown table (one row per
 dataset, one column per metric) is logged at the end.
 """
+
 import logging
 import os
 import sys
@@ -15,16 +16,15 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 import torch  # noqa: E402
 
 from basicsr.data import build_dataloader, build_dataset  # noqa: E402
-from basicsr.models import build_model  # noqa: E402
-from basicsr.option_check import validate_options  # noqa: E402
 from basicsr.evaluation.folders import metric_directions, prepare_metrics  # noqa: E402
 from basicsr.evaluation.metric_sizes import check_metric_sizes  # noqa: E402
+from basicsr.evaluation.result_table import dataset_summary_rows, markdown_table, metric_columns, write_test_results  # noqa: E402
+from basicsr.models import build_model  # noqa: E402
+from basicsr.option_check import validate_options  # noqa: E402
 from basicsr.utils.errors import run_command  # noqa: E402
 from basicsr.utils.logger import FILE_ONLY, get_env_info, get_root_logger, hold_records_for_log_file  # noqa: E402
 from basicsr.utils.misc import get_time_str, make_exp_dirs  # noqa: E402
 from basicsr.utils.options import dict2str, parse_options  # noqa: E402
-from basicsr.evaluation.result_table import (dataset_summary_rows, markdown_table, metric_columns,  # noqa: E402
-                                        write_test_results)
 
 
 def build_test_loaders(opt: dict) -> list:
@@ -32,9 +32,12 @@ def build_test_loaders(opt: dict) -> list:
     loaders = []
     for _, dataset_opt in opt['datasets'].items():
         test_set = build_dataset(dataset_opt)
-        loaders.append(build_dataloader(test_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'], sampler=None,
-                                        seed=opt['manual_seed']))
-        get_root_logger().info(f"Number of test images in {dataset_opt['name']}: {len(test_set)}")
+        loaders.append(
+            build_dataloader(
+                test_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'], sampler=None, seed=opt['manual_seed']
+            )
+        )
+        get_root_logger().info(f'Number of test images in {dataset_opt["name"]}: {len(test_set)}')
     return loaders
 
 
@@ -49,8 +52,9 @@ def report_results(opt: dict, records: list[dict]) -> str:
         table = markdown_table(['dataset'], rows, metrics, directions)
     else:
         table = '(no metrics configured under val.metrics: only images were produced)'
-    logger.info(f"Results of {opt['name']}:\n{table}\nPer-image values: {shown_path(csv_path)} and "
-                f"{shown_path(json_path)}")
+    logger.info(
+        f'Results of {opt["name"]}:\n{table}\nPer-image values: {shown_path(csv_path)} and {shown_path(json_path)}'
+    )
     return table
 
 
@@ -72,7 +76,7 @@ def test_pipeline(root_path: str, argv: Optional[list[str]] = None) -> list[dict
     test_loaders = build_test_loaders(opt)
     model = build_model(opt)
     make_exp_dirs(opt)
-    log_file = osp.join(opt['path']['log'], f"test_{opt['name']}_{get_time_str()}.log")
+    log_file = osp.join(opt['path']['log'], f'test_{opt["name"]}_{get_time_str()}.log')
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info(), extra=FILE_ONLY)
     logger.info(dict2str(opt), extra=FILE_ONLY)
@@ -81,8 +85,13 @@ def test_pipeline(root_path: str, argv: Optional[list[str]] = None) -> list[dict
         test_set_name = test_loader.dataset.opt['name']
         logger.info(f'Testing {test_set_name}...')
         model.validation(test_loader, current_iter=opt['name'], tb_logger=None, save_img=val_opt.get('save_img', True))
-        records.append({'dataset': test_set_name, 'metrics': dict(getattr(model, 'metric_results', {}) or {}),
-                        'per_image': list(getattr(model, 'per_image_metrics', []))})
+        records.append(
+            {
+                'dataset': test_set_name,
+                'metrics': dict(getattr(model, 'metric_results', {}) or {}),
+                'per_image': list(getattr(model, 'per_image_metrics', [])),
+            }
+        )
     if opt.get('rank', 0) == 0:
         report_results(opt, records)
     return records

@@ -1,11 +1,13 @@
 """Training entry point: `python basicsr/train.py -opt options/x.yml [--launcher pytorch] [--auto_resume]`."""
+
 import logging
 import os
 import shlex
 import signal
 import sys
+from collections.abc import Sequence
 from os import path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), osp.pardir)))
@@ -20,10 +22,18 @@ from basicsr.evaluation.metric_sizes import check_metric_sizes  # noqa: E402
 from basicsr.models import build_model, model_class  # noqa: E402
 from basicsr.models.nan_guard import NonFiniteLossError  # noqa: E402
 from basicsr.option_check import OptionError, validate_options  # noqa: E402
-from basicsr.utils.errors import as_user_error, run_command  # noqa: E402
-from basicsr.utils.logger import (FILE_ONLY, AvgTimer, MessageLogger, get_env_info, get_root_logger,  # noqa: E402
-                                  hold_records_for_log_file, init_tb_logger, init_wandb_logger)
 from basicsr.utils.device_util import select_device  # noqa: E402
+from basicsr.utils.errors import as_user_error, run_command  # noqa: E402
+from basicsr.utils.logger import (  # noqa: E402
+    FILE_ONLY,
+    AvgTimer,
+    MessageLogger,
+    get_env_info,
+    get_root_logger,
+    hold_records_for_log_file,
+    init_tb_logger,
+    init_wandb_logger,
+)
 from basicsr.utils.misc import get_time_str, make_exp_dirs, mkdir_and_rename, set_random_seed  # noqa: E402
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options  # noqa: E402
 from basicsr.utils.preflight import run_preflight  # noqa: E402
@@ -51,14 +61,21 @@ def build_train_stream(opt: dict, key: str, start_epoch: int) -> TrainStream:
     dataset_opt = opt['datasets'][key]
     train_set = build_dataset(dataset_opt)
     sampler = EnlargedSampler(train_set, opt['world_size'], opt['rank'], dataset_opt.get('dataset_enlarge_ratio', 1))
-    loader = build_dataloader(train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'], sampler=sampler,
-                              seed=opt['manual_seed'])
+    loader = build_dataloader(
+        train_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'], sampler=sampler, seed=opt['manual_seed']
+    )
     if len(loader) == 0:
-        raise OptionError([f'datasets.{key}: {len(train_set)} images are fewer than one batch of '
-                           f'{dataset_opt.get("batch_size_per_gpu")}; lower batch_size_per_gpu or add images'],
-                          opt.get('opt_path'))
-    get_root_logger().info(f'Training stream {key}: {len(train_set)} images, enlarge ratio '
-                           f'{dataset_opt.get("dataset_enlarge_ratio", 1)}, {len(loader)} iters per epoch.')
+        raise OptionError(
+            [
+                f'datasets.{key}: {len(train_set)} images are fewer than one batch of '
+                f'{dataset_opt.get("batch_size_per_gpu")}; lower batch_size_per_gpu or add images'
+            ],
+            opt.get('opt_path'),
+        )
+    get_root_logger().info(
+        f'Training stream {key}: {len(train_set)} images, enlarge ratio '
+        f'{dataset_opt.get("dataset_enlarge_ratio", 1)}, {len(loader)} iters per epoch.'
+    )
     return TrainStream(loader, sampler, dataset_opt.get('prefetch_mode'), opt, start_epoch)
 
 
@@ -67,8 +84,16 @@ def build_val_loaders(opt: dict) -> list:
     for key, dataset_opt in opt['datasets'].items():
         if key.split('_')[0] == 'val':
             val_set = build_dataset(dataset_opt)
-            loaders.append(build_dataloader(val_set, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
-                                            sampler=None, seed=opt['manual_seed']))
+            loaders.append(
+                build_dataloader(
+                    val_set,
+                    dataset_opt,
+                    num_gpu=opt['num_gpu'],
+                    dist=opt['dist'],
+                    sampler=None,
+                    seed=opt['manual_seed'],
+                )
+            )
             get_root_logger().info(f'Number of val images/folders in {dataset_opt["name"]}: {len(val_set)}')
     return loaders
 
@@ -79,8 +104,9 @@ class TrainBatches:
     def __init__(self, opt: dict, start_epoch: int) -> None:
         keys = [k for k in TRAIN_STREAM_KEYS if k in opt['datasets']]
         if keys not in (['train'], ['train_s', 'train_t']):
-            raise OptionError([f'datasets: need either `train` or both `train_s` and `train_t`, found {keys}'],
-                              opt.get('opt_path'))
+            raise OptionError(
+                [f'datasets: need either `train` or both `train_s` and `train_t`, found {keys}'], opt.get('opt_path')
+            )
         self.streams = {k: build_train_stream(opt, k, start_epoch) for k in keys}
         self.main = self.streams['train' if 'train' in self.streams else 'train_s']
 
@@ -116,7 +142,7 @@ def prepare_run(opt: dict, opt_path: str, resume_state: Optional[dict]):
         for key in ('experiments_root', 'models', 'training_states', 'visualization'):
             os.makedirs(opt['path'][key], exist_ok=True)
     copy_opt_file(opt_path, opt['path']['experiments_root'])
-    log_file = osp.join(opt['path']['log'], f"train_{opt['name']}_{get_time_str()}.log")
+    log_file = osp.join(opt['path']['log'], f'train_{opt["name"]}_{get_time_str()}.log')
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info(), extra=FILE_ONLY)
     logger.info(dict2str(opt), extra=FILE_ONLY)
@@ -138,8 +164,9 @@ def run_validation(model, val_loaders: list, opt: dict, current_iter: int, tb_lo
 class TrainLoop:
     """Iterate until `train.total_iter`: lr update, one optimisation step, logging, checkpoints, validation, stops."""
 
-    def __init__(self, opt: dict, model, batches: TrainBatches, val_loaders: list, tb_logger,
-                 resume_command: str = '') -> None:
+    def __init__(
+        self, opt: dict, model, batches: TrainBatches, val_loaders: list, tb_logger, resume_command: str = ''
+    ) -> None:
         self.opt, self.model, self.batches, self.val_loaders = opt, model, batches, val_loaders
         self.tb_logger = tb_logger
         self.resume_command = resume_command
@@ -148,8 +175,13 @@ class TrainLoop:
         self.data_timer, self.iter_timer = AvgTimer(), AvgTimer()
 
     def log(self, msg_logger: MessageLogger, current_iter: int) -> None:
-        log_vars = {'epoch': self.batches.epoch, 'iter': current_iter, 'lrs': self.model.get_current_learning_rate(),
-                    'time': self.iter_timer.get_avg_time(), 'data_time': self.data_timer.get_avg_time()}
+        log_vars = {
+            'epoch': self.batches.epoch,
+            'iter': current_iter,
+            'lrs': self.model.get_current_learning_rate(),
+            'time': self.iter_timer.get_avg_time(),
+            'data_time': self.data_timer.get_avg_time(),
+        }
         log_vars.update(self.model.get_current_log())
         msg_logger(log_vars)
 
@@ -195,8 +227,10 @@ class TrainLoop:
             self.after_step(msg_logger, current_iter)
             if stop.requested():
                 self.save(current_iter)
-                self.logger.warning(f'Stopped by {stop.signal_name} after iter {current_iter}; checkpoint saved. '
-                                    f'Continue with: {self.resume_command}')
+                self.logger.warning(
+                    f'Stopped by {stop.signal_name} after iter {current_iter}; checkpoint saved. '
+                    f'Continue with: {self.resume_command}'
+                )
                 return stop.signal_name
             self.data_timer.start()
             self.iter_timer.start()
@@ -227,6 +261,7 @@ def progress(iterations: range, opt: dict):
     if opt.get('rank', 0) != 0 or not sys.stderr.isatty():
         return iterations
     from tqdm import tqdm
+
     return tqdm(iterations, initial=0, total=len(iterations), unit='iter', dynamic_ncols=True)
 
 
@@ -247,11 +282,15 @@ def log_effective_batch(opt: dict, accum_iter: int) -> None:
     if accum_iter == 1:
         return
     streams = [key for key in TRAIN_STREAM_KEYS if key in opt['datasets']]
-    sizes = ', '.join(f"{key} {opt['datasets'][key]['batch_size_per_gpu']} x {accum_iter} x {opt['world_size']} process(es)"
-                      f" = {opt['datasets'][key]['batch_size_per_gpu'] * accum_iter * opt['world_size']}"
-                      for key in streams)
-    get_root_logger().info(f'Gradient accumulation: {accum_iter} micro-batches per optimiser step (one iteration); '
-                           f'effective batch {sizes}.')
+    sizes = ', '.join(
+        f'{key} {opt["datasets"][key]["batch_size_per_gpu"]} x {accum_iter} x {opt["world_size"]} process(es)'
+        f' = {opt["datasets"][key]["batch_size_per_gpu"] * accum_iter * opt["world_size"]}'
+        for key in streams
+    )
+    get_root_logger().info(
+        f'Gradient accumulation: {accum_iter} micro-batches per optimiser step (one iteration); '
+        f'effective batch {sizes}.'
+    )
 
 
 def find_and_apply_resume(opt: dict) -> Optional[dict]:
@@ -292,7 +331,7 @@ def train_pipeline(root_path: str, argv: Optional[list[str]] = None):
             batches.load_state_dict(resume_state['streams'])
         model.resume_training(resume_state)
         start_iter = resume_state['iter']
-        logger.info(f"Resuming training from epoch: {resume_state['epoch']}, iter: {start_iter}.")
+        logger.info(f'Resuming training from epoch: {resume_state["epoch"]}, iter: {start_iter}.')
     with GracefulStop() as stop:
         loop = TrainLoop(opt, model, batches, val_loaders, tb_logger, resume_command(opt, cli_args))
         model.stopped_by = loop.run(start_iter, stop)

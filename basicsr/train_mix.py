@@ -3,6 +3,7 @@
 Their README and scripts launch two-stream (train_s + train_t) training through this file; here it is the same
 pipeline as train.py, which detects the two streams from the options.
 """
+
 import sys
 from os import path as osp
 

@@ -1,4 +1,5 @@
 """Presets, models, timing, memory and data-loading measurements of scripts/benchmark.py (the PDD step benchmark)."""
+
 import os
 import statistics
 import time
@@ -51,16 +52,41 @@ class Preset:
 
 PRESETS = {
     # The paper's configs: RRDBNet-23 specialist/generalist, U-Net D (64), batch 8 + 8 of 48 px LR, VGG19 layers.
-    'paper': Preset('cuda', (8, 8), 48, rrdb={'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32},
-                    srvgg={'num_feat': 64, 'num_conv': 32}, d_feat=64, steps=30, warmup=5),
+    'paper': Preset(
+        'cuda',
+        (8, 8),
+        48,
+        rrdb={'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32},
+        srvgg={'num_feat': 64, 'num_conv': 32},
+        d_feat=64,
+        steps=30,
+        warmup=5,
+    ),
     # The same step sized for a CPU: small RRDBNet, U-Net D (32), batch 2 + 2 of 32 px LR, the real VGG19 layers.
-    'cpu-small': Preset('cpu', (2, 2), 32, rrdb={'num_feat': 32, 'num_block': 2, 'num_grow_ch': 16},
-                        srvgg={'num_feat': 32, 'num_conv': 8}, d_feat=32, steps=10, warmup=2),
+    'cpu-small': Preset(
+        'cpu',
+        (2, 2),
+        32,
+        rrdb={'num_feat': 32, 'num_block': 2, 'num_grow_ch': 16},
+        srvgg={'num_feat': 32, 'num_conv': 8},
+        d_feat=32,
+        steps=10,
+        warmup=2,
+    ),
     # Seconds-long smoke set-up for tests: tiny networks, shallow layers.
-    'tiny': Preset('cpu', (1, 1), 8, rrdb={'num_feat': 4, 'num_block': 1, 'num_grow_ch': 4},
-                   srvgg={'num_feat': 4, 'num_conv': 1}, d_feat=4, steps=1, warmup=0,
-                   perceptual_layers={'conv1_2': 0.1, 'conv2_2': 1.0}, inter_layers={'conv1_2': 0.5, 'conv2_1': 0.5},
-                   intra_layers={'conv1_2': 0.5, 'conv2_2': 1.0}),
+    'tiny': Preset(
+        'cpu',
+        (1, 1),
+        8,
+        rrdb={'num_feat': 4, 'num_block': 1, 'num_grow_ch': 4},
+        srvgg={'num_feat': 4, 'num_conv': 1},
+        d_feat=4,
+        steps=1,
+        warmup=0,
+        perceptual_layers={'conv1_2': 0.1, 'conv2_2': 1.0},
+        inter_layers={'conv1_2': 0.5, 'conv2_1': 0.5},
+        intra_layers={'conv1_2': 0.5, 'conv2_2': 1.0},
+    ),
 }
 
 
@@ -69,8 +95,10 @@ def random_vgg_file(path: str, deepest: str = 'conv5_4', seed: int = 19) -> str:
     torch.manual_seed(seed)
     extractor = VGGFeatureExtractor([deepest], 'vgg19', use_input_norm=False, pretrained=False)
     index = {name: i for i, name in enumerate(NAMES['vgg19'])}
-    state = {f'features.{index[key.split(".")[1]]}.{key.split(".")[2]}': value
-             for key, value in extractor.state_dict().items()}
+    state = {
+        f'features.{index[key.split(".")[1]]}.{key.split(".")[2]}': value
+        for key, value in extractor.state_dict().items()
+    }
     torch.save(state, path)
     return path
 
@@ -94,23 +122,53 @@ def pdd_options(preset: Preset, generator: str, device: torch.device, vgg_path: 
     vgg = {'pretrained': True, **({'vgg_weights_path': vgg_path} if vgg_path else {})}
     adam = {'type': 'Adam', 'lr': 1e-4, 'weight_decay': 0, 'betas': [0.9, 0.99]}
     return {
-        'name': 'pdd_benchmark', 'model_type': 'SRGANRefModel', 'scale': SCALE, 'manual_seed': 0, 'datasets': {},
-        'num_gpu': 1 if device.type == 'cuda' else 0, 'path': {}, 'network_g': preset.generator_opt(generator),
-        'network_d': {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': preset.d_feat,
-                      'skip_connection': True},
+        'name': 'pdd_benchmark',
+        'model_type': 'SRGANRefModel',
+        'scale': SCALE,
+        'manual_seed': 0,
+        'datasets': {},
+        'num_gpu': 1 if device.type == 'cuda' else 0,
+        'path': {},
+        'network_g': preset.generator_opt(generator),
+        'network_d': {
+            'type': 'UNetDiscriminatorSN',
+            'num_in_ch': 3,
+            'num_feat': preset.d_feat,
+            'skip_connection': True,
+        },
         'train': {
-            'use_net_g_ema': True, 'ema_decay': 0.999, 'optim_g': dict(adam), 'optim_d': dict(adam),
+            'use_net_g_ema': True,
+            'ema_decay': 0.999,
+            'optim_g': dict(adam),
+            'optim_d': dict(adam),
             'pixel_opt': {'type': 'WeightedWvtLoss', 'loss_weight': 0.5, 'weights': [1, 0.1, 0.01]},
-            'perceptual_opt': {'type': 'PerceptualLoss', 'layer_weights': dict(preset.perceptual_layers),
-                               'vgg_type': 'vgg19', 'perceptual_weight': 1.0, 'style_weight': 0, 'criterion': 'l1',
-                               **vgg},
-            'domain_opt': {'type': 'DistillationLoss', 'layer_weights_inter': dict(preset.inter_layers),
-                           'layer_weights_intra': dict(preset.intra_layers), 'model_type': 'vgg19',
-                           'delta_inter_type': 'gram_change', 'cri_inter': 'fro', 'delta_intra_type': 'l1',
-                           'cri_intra': 'ce', **vgg},
+            'perceptual_opt': {
+                'type': 'PerceptualLoss',
+                'layer_weights': dict(preset.perceptual_layers),
+                'vgg_type': 'vgg19',
+                'perceptual_weight': 1.0,
+                'style_weight': 0,
+                'criterion': 'l1',
+                **vgg,
+            },
+            'domain_opt': {
+                'type': 'DistillationLoss',
+                'layer_weights_inter': dict(preset.inter_layers),
+                'layer_weights_intra': dict(preset.intra_layers),
+                'model_type': 'vgg19',
+                'delta_inter_type': 'gram_change',
+                'cri_inter': 'fro',
+                'delta_intra_type': 'l1',
+                'cri_intra': 'ce',
+                **vgg,
+            },
             'gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 1e-2},
-            'net_d_iters': 1, 'net_d_init_iters': 0, 'domain_opt_warmup_iters': 1, 'domain_opt_detach': False,
-            'domain_opt_wogan': False, 'perf': perf,
+            'net_d_iters': 1,
+            'net_d_init_iters': 0,
+            'domain_opt_warmup_iters': 1,
+            'domain_opt_detach': False,
+            'domain_opt_wogan': False,
+            'perf': perf,
         },
     }
 
@@ -149,8 +207,9 @@ def perturb_generalist(model) -> None:
             param.add_(noise * 0.1 * param.abs().mean())
 
 
-def build_runner(config: dict, mode: str, vgg_path: Optional[str], root: str,
-                 copy_from: Optional[StepRunner] = None) -> StepRunner:
+def build_runner(
+    config: dict, mode: str, vgg_path: Optional[str], root: str, copy_from: Optional[StepRunner] = None
+) -> StepRunner:
     """A model for `mode` ('reference': the authors' step, every switch off; 'fast': ours), weights from `copy_from`."""
     perf = REFERENCE_PERF if mode == 'reference' else config['perf']
     opt = pdd_options(config['preset'], config['generator'], config['device'], vgg_path, perf)
@@ -191,8 +250,14 @@ def time_one_step(runner: StepRunner, device: torch.device) -> float:
 def summary(samples: list[float]) -> dict:
     """Median, quartiles, extremes and the samples themselves, in ms."""
     quartiles = statistics.quantiles(samples, n=4) if len(samples) > 1 else samples * 3
-    return dict(median_ms=statistics.median(samples), q1_ms=quartiles[0], q3_ms=quartiles[2], min_ms=min(samples),
-                max_ms=max(samples), samples_ms=samples)
+    return dict(
+        median_ms=statistics.median(samples),
+        q1_ms=quartiles[0],
+        q3_ms=quartiles[2],
+        min_ms=min(samples),
+        max_ms=max(samples),
+        samples_ms=samples,
+    )
 
 
 def timed_steps(runners: dict[str, StepRunner], device: torch.device, steps: int, warmup: int) -> dict:
@@ -203,7 +268,7 @@ def timed_steps(runners: dict[str, StepRunner], device: torch.device, steps: int
     samples: dict[str, list[float]] = {mode: [] for mode in runners}
     order = list(runners)
     for index in range(steps):
-        for mode in (order if index % 2 == 0 else order[::-1]):
+        for mode in order if index % 2 == 0 else order[::-1]:
             samples[mode].append(time_one_step(runners[mode], device))
     return {mode: summary(values) for mode, values in samples.items()}
 
@@ -268,23 +333,43 @@ def stream_options(preset: Preset, hr: str, lr: str, pin_memory: bool) -> dict:
         {'type': 'Flip', 'keys': ['gt'], 'flip_ratio': 0.5, 'direction': 'vertical'},
         {'type': 'RandomTransposeHW', 'keys': ['gt'], 'transpose_ratio': 0.5},
         {'type': 'CopyValues', 'src_keys': ['gt'], 'dst_keys': ['lq']},
-        {'type': 'RandomResize', 'keys': ['lq'], 'params': {'target_size': [preset.lq_size, preset.lq_size],
-                                                          'resize_opt': ['bicubic', 'bilinear', 'area'],
-                                                          'resize_prob': ['1/3', '1/3', '1/3']}},
+        {
+            'type': 'RandomResize',
+            'keys': ['lq'],
+            'params': {
+                'target_size': [preset.lq_size, preset.lq_size],
+                'resize_opt': ['bicubic', 'bilinear', 'area'],
+                'resize_prob': ['1/3', '1/3', '1/3'],
+            },
+        },
         {'type': 'Quantize', 'keys': ['lq']},
         {'type': 'Collect', 'keys': ['lq', 'gt']},
     ]
     common = {'phase': 'train', 'io_backend': {'type': 'disk'}, 'use_shuffle': True, 'pin_memory': pin_memory}
     return {
-        'train_s': {'name': 'source', 'type': 'BlindPairedImageDataset', 'dataroot_gt': hr, 'dataroot_lq': hr,
-                    'pipeline': pipeline, 'batch_size_per_gpu': preset.batch[0], **common},
-        'train_t': {'name': 'target', 'type': 'SingleImageDataset', 'dataroot_lq': lr, 'lq_size': preset.lq_size,
-                    'use_hflip': True, 'use_rot': True, 'batch_size_per_gpu': preset.batch[1], **common},
+        'train_s': {
+            'name': 'source',
+            'type': 'BlindPairedImageDataset',
+            'dataroot_gt': hr,
+            'dataroot_lq': hr,
+            'pipeline': pipeline,
+            'batch_size_per_gpu': preset.batch[0],
+            **common,
+        },
+        'train_t': {
+            'name': 'target',
+            'type': 'SingleImageDataset',
+            'dataroot_lq': lr,
+            'lq_size': preset.lq_size,
+            'use_hflip': True,
+            'use_rot': True,
+            'batch_size_per_gpu': preset.batch[1],
+            **common,
+        },
     }
 
 
-def loader_throughput(preset: Preset, workers: list[int], root: str, device: torch.device,
-                      batches: int = 20) -> dict:
+def loader_throughput(preset: Preset, workers: list[int], root: str, device: torch.device, batches: int = 20) -> dict:
     """Samples/s of each training stream's loader for each worker count (after 2 warm-up batches)."""
     hr, lr = write_loader_images(root, preset)
     results: dict = {}
@@ -293,8 +378,9 @@ def loader_throughput(preset: Preset, workers: list[int], root: str, device: tor
         results[key] = {}
         for count in workers:
             sampler = EnlargedSampler(dataset, 1, 0, ratio=1000)
-            loader = build_dataloader(dataset, {**dataset_opt, 'num_worker_per_gpu': count}, num_gpu=0,
-                                      sampler=sampler, seed=0)
+            loader = build_dataloader(
+                dataset, {**dataset_opt, 'num_worker_per_gpu': count}, num_gpu=0, sampler=sampler, seed=0
+            )
             iterator = iter(loader)
             for _ in range(2):
                 next(iterator)

@@ -8,6 +8,7 @@ parameters; no NaN guard. It runs on an SRGANRefModel built with `REFERENCE_PERF
 provides the networks, losses and optimisers. `scripts/benchmark.py` times it against the model's own step, which
 must match its losses and gradients.
 """
+
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -17,8 +18,14 @@ from torch import Tensor
 from basicsr.models.srgan_model import set_requires_grad
 
 # train.perf of the model the reference step runs on: every switch off, fp32 (the authors' set-up).
-REFERENCE_PERF = {'shared_vgg': False, 'inference_mode': False, 'channels_last': False, 'fused_optimizer': False,
-                  'foreach_ema': False, 'set_to_none': False}
+REFERENCE_PERF = {
+    'shared_vgg': False,
+    'inference_mode': False,
+    'channels_last': False,
+    'fused_optimizer': False,
+    'foreach_ema': False,
+    'set_to_none': False,
+}
 
 
 def authors_distillation(model, loss_dict: OrderedDict) -> Tensor:
@@ -106,10 +113,14 @@ class StepResult:
 
     @classmethod
     def of(cls, model) -> 'StepResult':
-        grads = {label: {name: param.grad.detach().double().cpu()
-                         for name, param in model.get_bare_model(getattr(model, label)).named_parameters()
-                         if param.grad is not None}
-                 for label in ('net_g', 'net_d')}
+        grads = {
+            label: {
+                name: param.grad.detach().double().cpu()
+                for name, param in model.get_bare_model(getattr(model, label)).named_parameters()
+                if param.grad is not None
+            }
+            for label in ('net_g', 'net_d')
+        }
         return cls(dict(model.log_dict), grads)
 
 
@@ -132,30 +143,41 @@ def relative_error(value: Tensor, reference: Tensor) -> float:
     return float((value - reference).norm() / reference.norm().clamp_min(1e-30))
 
 
-def compare_steps(reference: StepResult, other: StepResult, loss_rtol: float, grad_rtol: float,
-                  tensor_rtol: float) -> StepComparison:
+def compare_steps(
+    reference: StepResult, other: StepResult, loss_rtol: float, grad_rtol: float, tensor_rtol: float
+) -> StepComparison:
     """Compare `other` with `reference`: losses within `loss_rtol`, each network's gradients within `grad_rtol`
     (relative L2 over all its parameters) and every gradient tensor within `tensor_rtol` (a tensor with a tiny
     gradient carries more rounding noise than the network as a whole, but a wrong term shows as an O(1) error)."""
     problems = []
     if reference.losses.keys() != other.losses.keys():
         problems.append(f'logged losses differ: {sorted(reference.losses)} vs {sorted(other.losses)}')
-    loss_errors = {name: abs(other.losses[name] - value) / max(abs(value), 1e-12)
-                   for name, value in reference.losses.items() if name in other.losses}
-    problems += [f'{name}: relative error {error:.2e} > {loss_rtol:g}' for name, error in loss_errors.items()
-                 if error > loss_rtol]
+    loss_errors = {
+        name: abs(other.losses[name] - value) / max(abs(value), 1e-12)
+        for name, value in reference.losses.items()
+        if name in other.losses
+    }
+    problems += [
+        f'{name}: relative error {error:.2e} > {loss_rtol:g}'
+        for name, error in loss_errors.items()
+        if error > loss_rtol
+    ]
     grad_error, worst = {}, {}
     for label, grads in reference.grads.items():
         if grads.keys() != other.grads[label].keys():
             problems.append(f'{label}: different parameters received gradients')
             continue
         names = list(grads)
-        grad_error[label] = relative_error(torch.cat([other.grads[label][n].flatten() for n in names]),
-                                           torch.cat([grads[n].flatten() for n in names]))
+        grad_error[label] = relative_error(
+            torch.cat([other.grads[label][n].flatten() for n in names]), torch.cat([grads[n].flatten() for n in names])
+        )
         errors = {name: relative_error(other.grads[label][name], grads[name]) for name in names}
         worst[label] = max(errors.values(), default=0.0)
         if grad_error[label] > grad_rtol:
             problems.append(f'{label} gradients: relative error {grad_error[label]:.2e} > {grad_rtol:g}')
-        problems += [f'{label}.{name} gradient: relative error {error:.2e} > {tensor_rtol:g}'
-                     for name, error in errors.items() if error > tensor_rtol]
+        problems += [
+            f'{label}.{name} gradient: relative error {error:.2e} > {tensor_rtol:g}'
+            for name, error in errors.items()
+            if error > tensor_rtol
+        ]
     return StepComparison(max(loss_errors.values(), default=0.0), grad_error, worst, problems)

@@ -1,7 +1,8 @@
 """Adapt a generalist SR model to your own photos with PDD; see `basicsr.adapt` for options.
 
-    python scripts/adapt.py --photos <LR photos> --generalist <model.pth> --source <HR folder> --quick
+python scripts/adapt.py --photos <LR photos> --generalist <model.pth> --source <HR folder> --quick
 """
+
 import sys
 from os import path as osp
 

@@ -11,6 +11,7 @@ of a fresh process per mode on CPU), the work per step and the data loaders' thr
 each mode from identical weights must give the same losses and gradients (fp32: 1e-4 relative), or no speed-up is
 reported and the exit status is 1.
 """
+
 import argparse
 import json
 import os
@@ -25,8 +26,17 @@ if __package__ in (None, ''):
 
 import torch  # noqa: E402
 
-from benchmarks.harness import (PRESETS, StepRunner, build_runner, loader_throughput, memory_probe,  # noqa: E402
-                                step_gflops, timed_steps, to_float64, vgg_weight_file)
+from benchmarks.harness import (  # noqa: E402
+    PRESETS,
+    StepRunner,
+    build_runner,
+    loader_throughput,
+    memory_probe,
+    step_gflops,
+    timed_steps,
+    to_float64,
+    vgg_weight_file,
+)
 from benchmarks.reference_step import StepResult, compare_steps  # noqa: E402
 from benchmarks.report import format_report  # noqa: E402
 
@@ -46,13 +56,18 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument('--mode', choices=('reference', 'fast', 'both'), default='both')
     parser.add_argument('--generator', choices=('rrdb', 'srvgg'), default='rrdb')
     parser.add_argument('--device', choices=('cpu', 'cuda'), help="default: the preset's")
-    parser.add_argument('--steps', type=int, help='timed steps per mode (default: the preset\'s)')
-    parser.add_argument('--warmup', type=int, help='untimed steps per mode before timing (default: the preset\'s)')
-    parser.add_argument('--threads', type=int, help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--steps', type=int, help="timed steps per mode (default: the preset's)")
+    parser.add_argument('--warmup', type=int, help="untimed steps per mode before timing (default: the preset's)")
+    parser.add_argument('--threads', type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument('--amp', choices=('bf16', 'fp16'), help='autocast in the fast mode (not equal math)')
     parser.add_argument('--compile', action='store_true', help='torch.compile in the fast mode')
-    parser.add_argument('--perf', nargs='*', default=[], metavar='SWITCH=VALUE',
-                        help='train.perf overrides for the fast mode, e.g. shared_vgg=false')
+    parser.add_argument(
+        '--perf',
+        nargs='*',
+        default=[],
+        metavar='SWITCH=VALUE',
+        help='train.perf overrides for the fast mode, e.g. shared_vgg=false',
+    )
     parser.add_argument('--data-workers', default='0,2', help='worker counts for the data-loading benchmark ("" skips)')
     parser.add_argument('--no-memory', action='store_true', help='skip the memory measurement')
     parser.add_argument('--json', help='write every number to this file')
@@ -73,10 +88,18 @@ def settings(args: argparse.Namespace) -> dict:
     preset = PRESETS[args.preset]
     device = torch.device(args.device or preset.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
-        raise SystemExit(f'--preset {args.preset} runs on CUDA but no CUDA device is available here; pass --device cpu '
-                         'to run it on the CPU (slow), or use --preset cpu-small.')
-    return dict(preset=preset, device=device, generator=args.generator, perf=fast_perf(args),
-                steps=args.steps or preset.steps, warmup=args.warmup if args.warmup is not None else preset.warmup)
+        raise SystemExit(
+            f'--preset {args.preset} runs on CUDA but no CUDA device is available here; pass --device cpu '
+            'to run it on the CPU (slow), or use --preset cpu-small.'
+        )
+    return dict(
+        preset=preset,
+        device=device,
+        generator=args.generator,
+        perf=fast_perf(args),
+        steps=args.steps or preset.steps,
+        warmup=args.warmup if args.warmup is not None else preset.warmup,
+    )
 
 
 def one_step_each(runners: dict[str, StepRunner]) -> dict[str, StepResult]:
@@ -90,25 +113,36 @@ def one_step_each(runners: dict[str, StepRunner]) -> dict[str, StepResult]:
 def comparison_record(reference: StepResult, other: StepResult, precision: str) -> dict:
     comparison = compare_steps(reference, other, *TOLERANCES[precision])
     tolerances = [None if tolerance == float('inf') else tolerance for tolerance in TOLERANCES[precision]]
-    return dict(equal=comparison.equal, tolerances=tolerances, loss_error=comparison.loss_error,
-                grad_error=comparison.grad_error, worst_tensor_error=comparison.worst_tensor_error,
-                problems=comparison.problems)
+    return dict(
+        equal=comparison.equal,
+        tolerances=tolerances,
+        loss_error=comparison.loss_error,
+        grad_error=comparison.grad_error,
+        worst_tensor_error=comparison.worst_tensor_error,
+        problems=comparison.problems,
+    )
 
 
 def check_equality(config: dict, runners: dict[str, StepRunner], vgg_path: Optional[str], root: str) -> dict:
     """One step per mode from identical weights, in float64 (the math) and in the benchmarked precision."""
-    exact = {mode: to_float64(build_runner(config, mode, vgg_path, root, copy_from=runners['reference']))
-             for mode in runners}
+    exact = {
+        mode: to_float64(build_runner(config, mode, vgg_path, root, copy_from=runners['reference'])) for mode in runners
+    }
     exact_results = one_step_each(exact)
     del exact
     results = one_step_each(runners)
     precision = 'amp' if config['perf'].get('amp') else 'fp32'
-    checks = {'float64': comparison_record(exact_results['reference'], exact_results['fast'], 'float64'),
-              precision: comparison_record(results['reference'], results['fast'], precision)}
+    checks = {
+        'float64': comparison_record(exact_results['reference'], exact_results['fast'], 'float64'),
+        precision: comparison_record(results['reference'], results['fast'], precision),
+    }
     noise_floor = compare_steps(exact_results['reference'], results['reference'], *TOLERANCES['fp32'])
-    return dict(equal=all(check['equal'] for check in checks.values()), checks=checks,
-                reference_fp32_vs_float64=noise_floor.grad_error,
-                losses={mode: result.losses for mode, result in results.items()})
+    return dict(
+        equal=all(check['equal'] for check in checks.values()),
+        checks=checks,
+        reference_fp32_vs_float64=noise_floor.grad_error,
+        losses={mode: result.losses for mode, result in results.items()},
+    )
 
 
 def measure_memory(args: argparse.Namespace, config: dict, runners: dict[str, StepRunner]) -> dict:
@@ -136,12 +170,21 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         runners: dict[str, StepRunner] = {}
         for mode in modes:  # the fast model copies the reference's weights
             runners[mode] = build_runner(config, mode, vgg_path, root, copy_from=runners.get('reference'))
-        report = dict(preset=args.preset, device=str(config['device']), threads=torch.get_num_threads(),
-                      generator=config['preset'].generator_opt(args.generator), batch=list(config['preset'].batch),
-                      lq_size=config['preset'].lq_size, vgg_weights=vgg_source, fast_perf=config['perf'],
-                      torch=torch.__version__, steps=config['steps'], warmup=config['warmup'],
-                      perf_overrides=list(args.perf),
-                      load_average_before=os.getloadavg()[0])
+        report = dict(
+            preset=args.preset,
+            device=str(config['device']),
+            threads=torch.get_num_threads(),
+            generator=config['preset'].generator_opt(args.generator),
+            batch=list(config['preset'].batch),
+            lq_size=config['preset'].lq_size,
+            vgg_weights=vgg_source,
+            fast_perf=config['perf'],
+            torch=torch.__version__,
+            steps=config['steps'],
+            warmup=config['warmup'],
+            perf_overrides=list(args.perf),
+            load_average_before=os.getloadavg()[0],
+        )
         if args.mode == 'both':
             report['equality'] = check_equality(config, runners, vgg_path, root)
         report['timing'] = timed_steps(runners, config['device'], config['steps'], config['warmup'])
@@ -149,7 +192,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         if not args.no_memory:
             report['memory'] = measure_memory(args, config, runners)
         images = sum(config['preset'].batch)
-        for mode, timing in report['timing'].items():
+        for timing in report['timing'].values():
             timing['images_per_s'] = images / (timing['median_ms'] / 1000)
         workers = [int(w) for w in args.data_workers.split(',') if w.strip()]
         if workers:

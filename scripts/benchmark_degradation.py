@@ -9,6 +9,7 @@ train_realesrgan_x4plus.yml.
     python scripts/benchmark_degradation.py --threads 1 --runs 5
     python scripts/benchmark_degradation.py --device cuda
 """
+
 import argparse
 import random
 import statistics
@@ -29,15 +30,35 @@ KERNELS = ['iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso'
 KERNEL_PROB = [0.45, 0.25, 0.12, 0.03, 0.12, 0.03]
 # train_realesrgan_x4plus.yml: dataset kernel settings, then the model's degradation settings.
 X4PLUS = {
-    'kernel_list': KERNELS, 'kernel_prob': KERNEL_PROB, 'sinc_prob': 0.1, 'blur_sigma': [0.2, 3],
-    'betag_range': [0.5, 4], 'betap_range': [1, 2], 'kernel_list2': KERNELS, 'kernel_prob2': KERNEL_PROB,
-    'sinc_prob2': 0.1, 'blur_sigma2': [0.2, 1.5], 'betag_range2': [0.5, 4], 'betap_range2': [1, 2],
-    'final_sinc_prob': 0.8, 'scale': 4,
-    'resize_prob': [0.2, 0.7, 0.1], 'resize_range': [0.15, 1.5], 'gaussian_noise_prob': 0.5, 'noise_range': [1, 30],
-    'poisson_scale_range': [0.05, 3], 'gray_noise_prob': 0.4, 'jpeg_range': [30, 95],
-    'second_blur_prob': 0.8, 'resize_prob2': [0.3, 0.4, 0.3], 'resize_range2': [0.3, 1.2],
-    'gaussian_noise_prob2': 0.5, 'noise_range2': [1, 25], 'poisson_scale_range2': [0.05, 2.5],
-    'gray_noise_prob2': 0.4, 'jpeg_range2': [30, 95],
+    'kernel_list': KERNELS,
+    'kernel_prob': KERNEL_PROB,
+    'sinc_prob': 0.1,
+    'blur_sigma': [0.2, 3],
+    'betag_range': [0.5, 4],
+    'betap_range': [1, 2],
+    'kernel_list2': KERNELS,
+    'kernel_prob2': KERNEL_PROB,
+    'sinc_prob2': 0.1,
+    'blur_sigma2': [0.2, 1.5],
+    'betag_range2': [0.5, 4],
+    'betap_range2': [1, 2],
+    'final_sinc_prob': 0.8,
+    'scale': 4,
+    'resize_prob': [0.2, 0.7, 0.1],
+    'resize_range': [0.15, 1.5],
+    'gaussian_noise_prob': 0.5,
+    'noise_range': [1, 30],
+    'poisson_scale_range': [0.05, 3],
+    'gray_noise_prob': 0.4,
+    'jpeg_range': [30, 95],
+    'second_blur_prob': 0.8,
+    'resize_prob2': [0.3, 0.4, 0.3],
+    'resize_range2': [0.3, 1.2],
+    'gaussian_noise_prob2': 0.5,
+    'noise_range2': [1, 25],
+    'poisson_scale_range2': [0.05, 2.5],
+    'gray_noise_prob2': 0.4,
+    'jpeg_range2': [30, 95],
 }
 
 
@@ -84,11 +105,15 @@ def main() -> None:
             torch.cuda.synchronize()
         if run >= args.warmup:
             timings.append((time.perf_counter() - start) * 1000)
-    print(f'device {device}, torch threads {torch.get_num_threads()}, batch {args.batch} x {args.gt_size} px '
-          f'-> LQ {tuple(lq.shape)}')
+    print(
+        f'device {device}, torch threads {torch.get_num_threads()}, batch {args.batch} x {args.gt_size} px '
+        f'-> LQ {tuple(lq.shape)}'
+    )
     print(f'kernel drawing (numpy, {args.batch} samples): {draw_ms:.1f} ms')
-    print(f'degradation: median {statistics.median(timings):.1f} ms per batch, mean {statistics.mean(timings):.1f}, '
-          f'min {min(timings):.1f}, max {max(timings):.1f} over {args.runs} runs')
+    print(
+        f'degradation: median {statistics.median(timings):.1f} ms per batch, mean {statistics.mean(timings):.1f}, '
+        f'min {min(timings):.1f}, max {max(timings):.1f} over {args.runs} runs'
+    )
 
 
 if __name__ == '__main__':

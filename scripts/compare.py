@@ -5,18 +5,26 @@
 
 The crop is centred unless --crop X Y gives its top-left corner in GT pixels; --zoom enlarges every cell.
 """
+
 import argparse
 import sys
+from collections.abc import Sequence
 from os import path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 # this checkout's basicsr, also when another one is installed
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from basicsr.data.dataset_scan import read_image_size  # noqa: E402
-from basicsr.utils.crop_grid import crop, crop_box, make_grid, zoom  # noqa: E402
-from basicsr.evaluation.folders import (EvaluationError, ImagePair, match_results, parse_named_path,  # noqa: E402
-                                           read_uint8, size_problems)
+from basicsr.evaluation.folders import (  # noqa: E402
+    EvaluationError,
+    ImagePair,
+    match_results,
+    parse_named_path,
+    read_uint8,
+    size_problems,
+)
 from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
+from basicsr.utils.crop_grid import crop, crop_box, make_grid, zoom  # noqa: E402
 from basicsr.utils.errors import as_user_error, report_failure  # noqa: E402
 from basicsr.utils.img_util import ImageDecodeError, imwrite  # noqa: E402
 
@@ -42,8 +50,12 @@ def lr_scale(lr_pair: ImagePair) -> int:
     gt_h, gt_w = read_image_size(lr_pair.gt_path)
     lr_h, lr_w = read_image_size(lr_pair.result_path)
     if gt_h % lr_h or gt_w % lr_w or gt_h // lr_h != gt_w // lr_w:
-        raise EvaluationError([f'LR {lr_pair.result_path} ({lr_w}x{lr_h}) is not an integer downscale of GT '
-                               f'{lr_pair.gt_path} ({gt_w}x{gt_h})'])
+        raise EvaluationError(
+            [
+                f'LR {lr_pair.result_path} ({lr_w}x{lr_h}) is not an integer downscale of GT '
+                f'{lr_pair.gt_path} ({gt_w}x{gt_h})'
+            ]
+        )
     return gt_h // lr_h
 
 
@@ -57,15 +69,21 @@ def select(pairs: list[ImagePair], images: Optional[Sequence[str]], max_rows: in
     return [by_name[name] for name in images]
 
 
-def grid_rows(args: argparse.Namespace, methods: list[tuple[str, list[ImagePair]]],
-              lr_pairs: Optional[dict[str, ImagePair]]) -> list[list]:
+def grid_rows(
+    args: argparse.Namespace, methods: list[tuple[str, list[ImagePair]]], lr_pairs: Optional[dict[str, ImagePair]]
+) -> list[list]:
     """One row of cells per selected image: LR (if given), each method, GT."""
     rows = []
     for pair in select(methods[0][1], args.images, args.max_rows):
         gt = read_uint8(pair.gt_path)
         scale = lr_scale(lr_pairs[pair.name]) if lr_pairs else 1
-        box = crop_box(gt.shape[0], gt.shape[1], args.crop_size,
-                       (args.crop[1], args.crop[0]) if args.crop else None, multiple=scale)
+        box = crop_box(
+            gt.shape[0],
+            gt.shape[1],
+            args.crop_size,
+            (args.crop[1], args.crop[0]) if args.crop else None,
+            multiple=scale,
+        )
         cells = [crop(read_uint8(lr_pairs[pair.name].result_path), box, scale)] if lr_pairs else []
         results = {name: {p.name: p for p in pairs}[pair.name] for name, pairs in methods}
         cells += [crop(read_uint8(results[name].result_path), box) for name, _ in methods]

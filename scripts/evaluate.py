@@ -8,21 +8,32 @@ With several --gt sets, each method folder holds one sub-folder per dataset name
 Results match GT images by name: `<stem>.png`, `<stem>_<suffix>.png`, or a common key from --key-regex.
 Writes <out>/comparison.md, comparison.csv (means, a `best_in` column) and per_image.csv; prints the table.
 """
+
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from os import path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 # this checkout's basicsr, also when another one is installed
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from tqdm import tqdm  # noqa: E402
 
-from basicsr.evaluation.folders import (EvaluationError, MethodResult, evaluate_method, match_results,  # noqa: E402
-                                           method_folder, metric_directions, metric_options, metrics_from_option_file,
-                                           parse_named_path, prepare_metrics, size_problems)
-from basicsr.evaluation.result_table import (TableRow, best_marks, markdown_table, metric_columns,  # noqa: E402
-                                        write_csv_table)
+from basicsr.evaluation.folders import (  # noqa: E402
+    EvaluationError,
+    MethodResult,
+    evaluate_method,
+    match_results,
+    method_folder,
+    metric_directions,
+    metric_options,
+    metrics_from_option_file,
+    parse_named_path,
+    prepare_metrics,
+    size_problems,
+)
+from basicsr.evaluation.result_table import TableRow, best_marks, markdown_table, metric_columns, write_csv_table  # noqa: E402
 from basicsr.utils.arg_parser import ArgumentParser  # noqa: E402
 from basicsr.utils.errors import as_user_error, report_failure  # noqa: E402
 
@@ -31,11 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--gt', nargs='+', required=True, metavar='[NAME=]DIR', help='GT folder(s), one per dataset')
     parser.add_argument('--method', nargs='+', required=True, metavar='NAME=DIR', help='result folder of each method')
-    parser.add_argument('--metrics', nargs='+', default=['psnr', 'ssim'],
-                        help='psnr, ssim, haarpsi, lpips, niqe, pyiqa:<name> (default psnr ssim)')
+    parser.add_argument(
+        '--metrics',
+        nargs='+',
+        default=['psnr', 'ssim'],
+        help='psnr, ssim, haarpsi, lpips, niqe, pyiqa:<name> (default psnr ssim)',
+    )
     parser.add_argument('--metrics-opt', help='option file whose val.metrics blocks are used instead of --metrics')
-    parser.add_argument('--crop-border', type=int, default=0, help='pixels cut from each edge before scoring '
-                                                                   '(papers use the scale, e.g. 4)')
+    parser.add_argument(
+        '--crop-border',
+        type=int,
+        default=0,
+        help='pixels cut from each edge before scoring (papers use the scale, e.g. 4)',
+    )
     parser.add_argument('--test-y-channel', action='store_true', help='PSNR/SSIM on the Y channel (BT.601)')
     parser.add_argument('--key-regex', help='regex whose first group identifies an image in GT and result names')
     parser.add_argument('-o', '--output', default='results/evaluation', help='output folder')
@@ -43,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def collect_pairs(gt_sets: list[tuple[str, str]], methods: list[tuple[str, str]],
-                  key_regex: Optional[str]) -> dict[tuple[str, str], list]:
+def collect_pairs(
+    gt_sets: list[tuple[str, str]], methods: list[tuple[str, str]], key_regex: Optional[str]
+) -> dict[tuple[str, str], list]:
     """Pairs for each (dataset, method), after checking every result exists and has its GT's size."""
     jobs, problems = {}, []
     for dataset, gt_dir in gt_sets:
@@ -70,8 +90,11 @@ def run_evaluation(jobs: dict, metrics_opt: dict) -> list[MethodResult]:
     with tqdm(total=total * len(metrics_opt), unit='score', disable=True if total < 2 else None) as progress:
         for (dataset, method), pairs in jobs.items():
             progress.set_description(f'{dataset}/{method}')
-            results.append(evaluate_method(pairs, metrics_opt, dataset, method,
-                                           on_image=lambda _: progress.update(len(metrics_opt))))
+            results.append(
+                evaluate_method(
+                    pairs, metrics_opt, dataset, method, on_image=lambda _: progress.update(len(metrics_opt))
+                )
+            )
     return results
 
 
@@ -83,8 +106,13 @@ def write_tables(results: list[MethodResult], metrics_opt: dict, output: str) ->
     table = markdown_table(['dataset', 'method', 'images'], rows, metrics, directions, mark_best=True, group_column=0)
     with open(osp.join(output, 'comparison.md'), 'w') as f:
         f.write(table + '\n\nBest value per dataset in bold; ↑ higher is better, ↓ lower is better.\n')
-    write_csv_table(osp.join(output, 'comparison.csv'), ['dataset', 'method', 'images'], rows, metrics,
-                    best=best_marks(rows, metrics, directions, group_column=0))
+    write_csv_table(
+        osp.join(output, 'comparison.csv'),
+        ['dataset', 'method', 'images'],
+        rows,
+        metrics,
+        best=best_marks(rows, metrics, directions, group_column=0),
+    )
     image_rows = [TableRow((r.dataset, r.method, name), values) for r in results for name, values in r.per_image]
     write_csv_table(osp.join(output, 'per_image.csv'), ['dataset', 'method', 'image'], image_rows, metrics)
     return table
@@ -99,8 +127,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             metrics_opt = metric_options(args.metrics, args.crop_border, args.test_y_channel)
         prepare_metrics(metrics_opt)
-        jobs = collect_pairs([parse_named_path(g) for g in args.gt], [parse_named_path(m) for m in args.method],
-                             args.key_regex)
+        jobs = collect_pairs(
+            [parse_named_path(g) for g in args.gt], [parse_named_path(m) for m in args.method], args.key_regex
+        )
         results = run_evaluation(jobs, metrics_opt)
     except (EvaluationError, FileNotFoundError, KeyError, ValueError, RuntimeError) as err:
         return report_failure(as_user_error(err), debug=args.debug)

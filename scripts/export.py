@@ -1,7 +1,8 @@
 """Export a trained checkpoint as safetensors, Real-ESRGAN .pth and verified ONNX; see `basicsr.export` for options.
 
-    python scripts/export.py experiments/<name>/models/net_g_latest.pth --out exported/
+python scripts/export.py experiments/<name>/models/net_g_latest.pth --out exported/
 """
+
 import sys
 from os import path as osp
 

@@ -1,7 +1,8 @@
 """Upscale an image or a folder with a trained checkpoint (CPU or GPU, offline); see `basicsr.infer` for options.
 
-    python scripts/inference.py -i <folder> -o <out> --model <ckpt> --tile 64 --color-correction
+python scripts/inference.py -i <folder> -o <out> --model <ckpt> --tile 64 --color-correction
 """
+
 import sys
 from os import path as osp
 

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny image folders and option dicts made on the fly (no data is shipped for tests)."""
+
 from pathlib import Path
 
 import cv2
@@ -32,8 +33,9 @@ def write_paired_folders(root: Path, count: int, gt_size: int, scale: int, seed:
     lq_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
         img = cv2.imread(str(gt_dir / name))
-        cv2.imwrite(str(lq_dir / name), cv2.resize(img, (gt_size // scale, gt_size // scale),
-                                                   interpolation=cv2.INTER_AREA))
+        cv2.imwrite(
+            str(lq_dir / name), cv2.resize(img, (gt_size // scale, gt_size // scale), interpolation=cv2.INTER_AREA)
+        )
     return str(gt_dir), str(lq_dir)
 
 
@@ -45,24 +47,57 @@ def paired_folders(tmp_path):
 def tiny_sr_options(gt_dir: str, lq_dir: str, name: str = 'tiny_sr', total_iter: int = 4) -> dict:
     """A complete SRModel option dict for a x2 SRVGGNetCompact on CPU."""
     return {
-        'name': name, 'model_type': 'SRModel', 'scale': 2, 'num_gpu': 0, 'manual_seed': 0,
+        'name': name,
+        'model_type': 'SRModel',
+        'scale': 2,
+        'num_gpu': 0,
+        'manual_seed': 0,
         'datasets': {
-            'train': {'name': 'tiny', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir, 'dataroot_lq': lq_dir,
-                      'io_backend': {'type': 'disk'}, 'gt_size': 16, 'use_hflip': True, 'use_rot': True,
-                      'num_worker_per_gpu': 0, 'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 1,
-                      'prefetch_mode': None},
-            'val': {'name': 'tiny_val', 'type': 'PairedImageDataset', 'dataroot_gt': gt_dir, 'dataroot_lq': lq_dir,
-                    'io_backend': {'type': 'disk'}},
+            'train': {
+                'name': 'tiny',
+                'type': 'PairedImageDataset',
+                'dataroot_gt': gt_dir,
+                'dataroot_lq': lq_dir,
+                'io_backend': {'type': 'disk'},
+                'gt_size': 16,
+                'use_hflip': True,
+                'use_rot': True,
+                'num_worker_per_gpu': 0,
+                'batch_size_per_gpu': 2,
+                'dataset_enlarge_ratio': 1,
+                'prefetch_mode': None,
+            },
+            'val': {
+                'name': 'tiny_val',
+                'type': 'PairedImageDataset',
+                'dataroot_gt': gt_dir,
+                'dataroot_lq': lq_dir,
+                'io_backend': {'type': 'disk'},
+            },
         },
-        'network_g': {'type': 'SRVGGNetCompact', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_conv': 2,
-                      'upscale': 2, 'act_type': 'prelu'},
+        'network_g': {
+            'type': 'SRVGGNetCompact',
+            'num_in_ch': 3,
+            'num_out_ch': 3,
+            'num_feat': 8,
+            'num_conv': 2,
+            'upscale': 2,
+            'act_type': 'prelu',
+        },
         'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
-        'train': {'ema_decay': 0.9, 'optim_g': {'type': 'Adam', 'lr': 1e-3, 'betas': [0.9, 0.99]},
-                  'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-                  'total_iter': total_iter, 'warmup_iter': -1,
-                  'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'}},
-        'val': {'val_freq': 2, 'save_img': False, 'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 2,
-                                                                        'test_y_channel': False}}},
+        'train': {
+            'ema_decay': 0.9,
+            'optim_g': {'type': 'Adam', 'lr': 1e-3, 'betas': [0.9, 0.99]},
+            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
+            'total_iter': total_iter,
+            'warmup_iter': -1,
+            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0, 'reduction': 'mean'},
+        },
+        'val': {
+            'val_freq': 2,
+            'save_img': False,
+            'metrics': {'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': False}},
+        },
         'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': False},
     }
 

@@ -5,6 +5,7 @@ PYTHONPATH, so outputs land in the scratch folder and imports resolve as they wo
 changes: the demo data is the smoke photo set, and `--force_yml` cuts iterations (and batches, where the smoke set
 has fewer images than one batch). Each command is also looked up in the file that documents it.
 """
+
 import os
 import re
 import subprocess
@@ -18,19 +19,33 @@ TINY = 'train:total_iter=2 val:val_freq=2 logger:save_checkpoint_freq=2 logger:p
 # (command as documented, where it is documented, extra --force_yml items for the smoke photo set), in run order:
 # realesrgan starts from realesrnet's result, pdd_static from pdd_ema's.
 TRAINING = [
-    ('python basicsr/train.py -opt options/tiny/realesrnet_cpu.yml', 'options/tiny/realesrnet_cpu.yml',
-     ['datasets:train:batch_size_per_gpu=2']),
-    ('python basicsr/train.py -opt options/tiny/realesrgan_cpu.yml', 'options/tiny/realesrgan_cpu.yml',
-     ['datasets:train:batch_size_per_gpu=2']),
-    ('python basicsr/train.py -opt options/tiny/pdd_ema_cpu.yml', 'docs/pdd.md',
-     ['datasets:train_t:dataset_enlarge_ratio=2']),
-    ('python basicsr/train.py -opt options/tiny/pdd_static_cpu.yml', 'docs/pdd.md',
-     ['datasets:train_t:dataset_enlarge_ratio=2']),
+    (
+        'python basicsr/train.py -opt options/tiny/realesrnet_cpu.yml',
+        'options/tiny/realesrnet_cpu.yml',
+        ['datasets:train:batch_size_per_gpu=2'],
+    ),
+    (
+        'python basicsr/train.py -opt options/tiny/realesrgan_cpu.yml',
+        'options/tiny/realesrgan_cpu.yml',
+        ['datasets:train:batch_size_per_gpu=2'],
+    ),
+    (
+        'python basicsr/train.py -opt options/tiny/pdd_ema_cpu.yml',
+        'docs/pdd.md',
+        ['datasets:train_t:dataset_enlarge_ratio=2'],
+    ),
+    (
+        'python basicsr/train.py -opt options/tiny/pdd_static_cpu.yml',
+        'docs/pdd.md',
+        ['datasets:train_t:dataset_enlarge_ratio=2'],
+    ),
     ('python basicsr/train.py -opt options/tiny/srgan_cpu.yml', 'options/tiny/srgan_cpu.yml', []),
     ('python basicsr/train.py -opt options/tiny/esrgan_cpu.yml', 'options/tiny/esrgan_cpu.yml', []),
 ]
-INFERENCE = ('python scripts/inference.py -i datasets/eval_example/photos/LR_x4 -o results/tiny_x4_cc/photos '
-             '--model scripts/demo/pretrained/demo_specialist.pth --tile 32 --color-correction --device cpu')
+INFERENCE = (
+    'python scripts/inference.py -i datasets/eval_example/photos/LR_x4 -o results/tiny_x4_cc/photos '
+    '--model scripts/demo/pretrained/demo_specialist.pth --tile 32 --color-correction --device cpu'
+)
 EVALUATION = [  # docs/evaluation.md's worked example, after its data snippet; inference runs for both sets
     'python basicsr/test.py -opt options/test/test_SRVGGNetCompact_tiny_x4_example.yml',
     INFERENCE,
@@ -41,6 +56,7 @@ EVALUATION = [  # docs/evaluation.md's worked example, after its data snippet; i
     '--method bicubic=results/bicubic_x4/photos tiny=results/SRVGGNetCompact_tiny_x4_example/visualization/photos '
     'tiny+cc=results/tiny_x4_cc/photos --crop-size 96 --zoom 2 -o results/eval_example/compare_photos.png',
 ]
+
 
 def documented(command: str, doc: str) -> bool:
     """True when `command` appears in `doc` (line continuations and repeated spaces ignored)."""

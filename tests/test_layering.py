@@ -4,6 +4,7 @@ export.py, option_check.py); no import cycles.
 
 Every import counts, also one inside a function: a lazy import is still a dependency.
 """
+
 import ast
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def module_name(path: Path) -> str:
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Every `basicsr.*` module `path` imports; `from basicsr.x import y` counts as basicsr.x.y when that is a module."""
+    """Every `basicsr.*` module `path` imports; `from basicsr.x import y` counts as basicsr.x.y when that is a
+    module."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -72,6 +74,7 @@ def test_no_module_imports_from_a_layer_above_its_own(module):
 
 def test_there_are_no_import_cycles():
     """Edges into a module's own parent packages are left out: importing a submodule always runs its package."""
+
     def edges(module: str) -> set[str]:
         parents = {module.rsplit('.', depth)[0] for depth in range(1, module.count('.') + 1)}
         return GRAPH[module] - parents - {module}
@@ -84,7 +87,7 @@ def test_there_are_no_import_cycles():
         stack.append(module)
         for target in sorted(edges(module)):
             if state.get(target) == 1:
-                cycle = stack[stack.index(target):] + [target]
+                cycle = stack[stack.index(target) :] + [target]
                 pytest.fail('import cycle: ' + ' -> '.join(cycle))
             if target not in state:
                 visit(target)

@@ -1,6 +1,7 @@
 """Multi-node training as documented in the README: two torchrun "nodes" on 127.0.0.1 meet through a c10d
 rendezvous and train one gloo job; with gradient accumulation (DDP no_sync on all but the last micro-batch) both
 end with identical, trained weights."""
+
 import os
 import socket
 import subprocess
@@ -31,12 +32,27 @@ def test_two_nodes_meet_at_a_c10d_rendezvous_and_train_one_job(paired_folders, t
     endpoint = f'127.0.0.1:{free_port()}'
     nodes = []
     for node_rank in (0, 1):
-        cmd = [sys.executable, '-m', 'torch.distributed.run', '--nnodes=2', '--nproc_per_node=1',
-               f'--node_rank={node_rank}', '--rdzv_backend=c10d', f'--rdzv_endpoint={endpoint}',
-               '--rdzv_id=multinode-test', os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
-               str(tmp_path), str(tmp_path), '-opt', str(path), '--launcher', 'pytorch']
-        nodes.append(subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        cmd = [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nnodes=2',
+            '--nproc_per_node=1',
+            f'--node_rank={node_rank}',
+            '--rdzv_backend=c10d',
+            f'--rdzv_endpoint={endpoint}',
+            '--rdzv_id=multinode-test',
+            os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
+            str(tmp_path),
+            str(tmp_path),
+            '-opt',
+            str(path),
+            '--launcher',
+            'pytorch',
+        ]
+        nodes.append(
+            subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     outputs = [node.communicate(timeout=300) for node in nodes]
     for node, (_, stderr) in zip(nodes, outputs):
         assert node.returncode == 0, stderr[-3000:]

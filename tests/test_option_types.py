@@ -1,5 +1,6 @@
 """Value types are checked up front with their key paths: YAML's text-for-numbers trap, booleans, loader sizes,
 constructor arguments, and the weight files and image sizes a run will need."""
+
 import copy
 
 import cv2
@@ -22,8 +23,9 @@ def test_a_bare_exponent_is_text_to_yaml_and_is_reported_with_both_fixes(paired_
     opt = tiny_sr_options(*paired_folders)
     opt['train']['optim_g']['lr'] = yaml_load('lr: 1e-3')['lr']
     assert opt['train']['optim_g']['lr'] == '1e-3'  # the classic BasicSR trap: PyYAML reads YAML 1.1
-    assert problems(opt, tmp_path) == ["train.optim_g.lr: '1e-3' is text to YAML, not a number; "
-                                       "write 1.0e-3 or !!float 1e-3"]
+    assert problems(opt, tmp_path) == [
+        "train.optim_g.lr: '1e-3' is text to YAML, not a number; write 1.0e-3 or !!float 1e-3"
+    ]
 
 
 def test_a_bare_exponent_on_the_command_line_is_the_number_it_means():
@@ -40,7 +42,8 @@ def test_loader_sizes_and_switches_must_have_their_types(paired_folders, tmp_pat
     assert sorted(problems(opt, tmp_path)) == [
         "datasets.train.batch_size_per_gpu: must be an integer, got 'two'",
         'datasets.train.num_worker_per_gpu: must be an integer, got 1.5',
-        "datasets.train.use_hflip: must be true or false, got 'yes_please'"]
+        "datasets.train.use_hflip: must be true or false, got 'yes_please'",
+    ]
 
 
 def test_constructor_arguments_are_checked_against_their_signatures(paired_folders, tmp_path):
@@ -53,15 +56,18 @@ def test_constructor_arguments_are_checked_against_their_signatures(paired_folde
         "network_g.num_feat: must be an integer, got 'eight'",
         "train.optim_g.amsgrad: must be true or false, got 'no'",
         "train.pixel_opt.loss_weight: must be a number, got 'one'",
-        "val.metrics.psnr.test_y_channel: must be true or false, got 'yes please'"]
+        "val.metrics.psnr.test_y_channel: must be true or false, got 'yes please'",
+    ]
 
 
 def test_top_level_and_path_switches_are_typed(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['manual_seed'] = 'zero'
     opt['path']['strict_load_g'] = 'yes'
-    assert sorted(problems(opt, tmp_path)) == ["manual_seed: must be an integer, got 'zero'",
-                                               "path.strict_load_g: must be true or false, got 'yes'"]
+    assert sorted(problems(opt, tmp_path)) == [
+        "manual_seed: must be an integer, got 'zero'",
+        "path.strict_load_g: must be true or false, got 'yes'",
+    ]
 
 
 def test_a_force_yml_typo_names_the_command_line_not_the_file(paired_folders, tmp_path):
@@ -72,8 +78,9 @@ def test_a_force_yml_typo_names_the_command_line_not_the_file(paired_folders, tm
     with pytest.raises(OptionError) as err:
         validate_options(opt)
     assert str(err.value).startswith('1 problem(s) in my.yml and its --force_yml overrides:')
-    assert err.value.problems == ["train.totl_iter: unknown option key (did you mean 'total_iter'?) "
-                                  '(set by --force_yml train:totl_iter=5)']
+    assert err.value.problems == [
+        "train.totl_iter: unknown option key (did you mean 'total_iter'?) (set by --force_yml train:totl_iter=5)"
+    ]
 
 
 def test_missing_vgg_weights_are_found_before_anything_is_built(paired_folders, tmp_path):
@@ -98,10 +105,14 @@ def test_multi_line_problems_keep_one_bullet_per_problem(paired_folders, tmp_pat
 def test_validation_images_too_small_for_niqe_are_named_before_training(paired_folders, tmp_path):
     from basicsr.data.dataset_check import DatasetCheckError
     from basicsr.evaluation.metric_sizes import check_metric_sizes
+
     opt = setup_options(tiny_sr_options(*paired_folders), str(tmp_path), is_train=True)
     opt['val']['metrics']['niqe'] = {'type': 'calculate_niqe', 'crop_border': 2}
-    with pytest.raises(DatasetCheckError, match=r'val\.metrics\.niqe: NIQE needs two 96x96 blocks .* 6 output\(s\) '
-                                                r'of datasets\.val are smaller: img000\.png \(32x32\)'):
+    with pytest.raises(
+        DatasetCheckError,
+        match=r'val\.metrics\.niqe: NIQE needs two 96x96 blocks .* 6 output\(s\) '
+        r'of datasets\.val are smaller: img000\.png \(32x32\)',
+    ):
         check_metric_sizes(opt)
     big = tmp_path / 'big'
     big.mkdir()

@@ -1,4 +1,5 @@
 """Every YAML file shipped under options/ is valid: only data or weight files absent from this checkout may fail."""
+
 import glob
 import os
 import re
@@ -14,13 +15,21 @@ ALL_YAML = sorted(glob.glob(os.path.join(REPO, 'options', '**', '*.yml'), recurs
 DEGRADATION_DIR = os.path.join(REPO, 'options', 'demo', 'degradations') + os.sep
 DEGRADATION_FILES = [path for path in ALL_YAML if path.startswith(DEGRADATION_DIR)]
 OPTION_FILES = [path for path in ALL_YAML if path not in DEGRADATION_FILES]
-GAN_RECIPES = ('train_msrresnet_x4.yml', 'train_rrdbnet_psnr_x4.yml', 'train_esrgan_x4.yml', 'tiny/srgan_cpu.yml',
-               'tiny/esrgan_cpu.yml')
+GAN_RECIPES = (
+    'train_msrresnet_x4.yml',
+    'train_rrdbnet_psnr_x4.yml',
+    'train_esrgan_x4.yml',
+    'tiny/srgan_cpu.yml',
+    'tiny/esrgan_cpu.yml',
+)
 # Paths a fresh clone lacks until the user prepares data or trains the model a file starts from.
-ABSENT_FILE_PROBLEM = re.compile(r'(datasets\.\w+\.(dataroot_\w+|meta_info_file|meta_info)'
-                                 r'|path\.(pretrain_network_\w+|resume_state)): .+ does not exist'
-                                 r"|(val\.metrics\.\w+|train\.\w+_opt(, train\.\w+_opt)*): "
-                                 r"Pretrained weights '[\w.-]+' .*not found", re.DOTALL)
+ABSENT_FILE_PROBLEM = re.compile(
+    r'(datasets\.\w+\.(dataroot_\w+|meta_info_file|meta_info)'
+    r'|path\.(pretrain_network_\w+|resume_state)): .+ does not exist'
+    r'|(val\.metrics\.\w+|train\.\w+_opt(, train\.\w+_opt)*): '
+    r"Pretrained weights '[\w.-]+' .*not found",
+    re.DOTALL,
+)
 
 
 def relative(path: str) -> str:
@@ -54,5 +63,6 @@ def test_cpu_gan_recipes_ask_for_random_vgg_explicitly(name):
 @pytest.mark.parametrize('path', DEGRADATION_FILES, ids=relative)
 def test_demo_degradation_recipe_is_valid(path):
     from scripts.demo.degradation import load_domain
+
     domain = load_domain(path)
     assert domain['steps']

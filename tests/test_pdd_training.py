@@ -1,5 +1,6 @@
 """PDD end to end on CPU: the tiny option files, the authors' three files (paths and sizes changed only), exact resume,
 bad target data, the `train_mix.py` entry point, and a 2-process gloo job."""
+
 import glob
 import os
 import re
@@ -13,19 +14,33 @@ import torch
 
 from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
 from basicsr.data.dataset_check import DatasetCheckError
-from basicsr.train import train_pipeline
 from basicsr.option_check import OptionError, get_path
+from basicsr.train import train_pipeline
 from basicsr.utils.options import load_option_file
 from tests.conftest import write_images
-from tests.helpers.pdd_options import one_torch_thread  # noqa: F401  (autouse: one torch thread per test)
-from tests.helpers.pdd_options import (REPO, TINY_RRDB, assert_state_dicts_equal, build_pdd_model, save_generalist,
-                                       tiny_pdd_options, write_options, write_pdd_data)
+from tests.helpers.pdd_options import (
+    REPO,
+    TINY_RRDB,
+    assert_state_dicts_equal,
+    build_pdd_model,
+    one_torch_thread,  # noqa: F401  (autouse: one torch thread per test)
+    save_generalist,
+    tiny_pdd_options,
+    write_options,
+    write_pdd_data,
+)
 
 AUTHORS = Path(REPO) / 'tests' / 'fixtures' / 'authors'
 TINY = Path(REPO) / 'options' / 'tiny'
-SHORT_TINY_RUN = ['train:total_iter=4', 'train:net_d_init_iters=1', 'val:val_freq=4', 'logger:print_freq=1',
-                  'logger:save_checkpoint_freq=4', 'datasets:train_s:batch_size_per_gpu=1',
-                  'datasets:train_t:batch_size_per_gpu=1']
+SHORT_TINY_RUN = [
+    'train:total_iter=4',
+    'train:net_d_init_iters=1',
+    'val:val_freq=4',
+    'logger:print_freq=1',
+    'logger:save_checkpoint_freq=4',
+    'datasets:train_s:batch_size_per_gpu=1',
+    'datasets:train_t:batch_size_per_gpu=1',
+]
 
 
 def read_log(experiment: Path) -> str:
@@ -60,8 +75,10 @@ def tiny_runs(tmp_path_factory):
     os.chdir(root)
     torch.set_num_threads(1)
     try:
-        ema = train_pipeline(str(root), ['-opt', str(TINY / 'pdd_ema_cpu.yml'), '--force_yml', *SHORT_TINY_RUN,
-                                         'train:domain_opt_warmup_iters=1'])
+        ema = train_pipeline(
+            str(root),
+            ['-opt', str(TINY / 'pdd_ema_cpu.yml'), '--force_yml', *SHORT_TINY_RUN, 'train:domain_opt_warmup_iters=1'],
+        )
         static = train_pipeline(str(root), ['-opt', str(TINY / 'pdd_static_cpu.yml'), '--force_yml', *SHORT_TINY_RUN])
     finally:
         os.chdir(cwd)
@@ -95,8 +112,9 @@ def authors_file_run(fixture: str, tmp_path: Path) -> dict:
     opt = load_option_file(str(AUTHORS / fixture))
     data = write_pdd_data(tmp_path / 'data', hr_size=32, scale=4)
     datasets = opt['datasets']
-    datasets['train_s'].update(dataroot_gt=data['hr'], dataroot_lq=data['hr'], batch_size_per_gpu=1,
-                               num_worker_per_gpu=0)
+    datasets['train_s'].update(
+        dataroot_gt=data['hr'], dataroot_lq=data['hr'], batch_size_per_gpu=1, num_worker_per_gpu=0
+    )
     datasets['train_t'].update(dataroot_lq=data['target'], lq_size=8, batch_size_per_gpu=1, num_worker_per_gpu=0)
     datasets['val'].update(dataroot_gt=data['val_gt'], dataroot_lq=data['val_lq'])
     for step in datasets['train_s']['pipeline']:
@@ -121,32 +139,61 @@ def authors_file_run(fixture: str, tmp_path: Path) -> dict:
 
 
 SIZE_AND_PATH_KEYS = {
-    'datasets.train_s.dataroot_gt', 'datasets.train_s.dataroot_lq', 'datasets.train_t.dataroot_lq',
-    'datasets.val.dataroot_gt', 'datasets.val.dataroot_lq', 'path.pretrain_network_g', 'path.pretrain_network_g_fix',
-    'datasets.train_s.pipeline.0.crop_size', 'datasets.train_s.pipeline.5.params.target_size',
-    'datasets.train_s.pipeline.5.output_shape', 'datasets.train_t.lq_size',
-    'datasets.train_s.batch_size_per_gpu', 'datasets.train_t.batch_size_per_gpu',
-    'datasets.train_s.num_worker_per_gpu', 'datasets.train_t.num_worker_per_gpu',
-    'network_g.num_feat', 'network_g.num_block', 'network_g.num_grow_ch', 'network_g_fix.num_feat',
-    'network_g_fix.num_block', 'network_g_fix.num_grow_ch', 'network_d.num_feat',
-    'train.total_iter', 'train.net_d_init_iters', 'val.val_freq', 'logger.print_freq', 'logger.save_checkpoint_freq',
+    'datasets.train_s.dataroot_gt',
+    'datasets.train_s.dataroot_lq',
+    'datasets.train_t.dataroot_lq',
+    'datasets.val.dataroot_gt',
+    'datasets.val.dataroot_lq',
+    'path.pretrain_network_g',
+    'path.pretrain_network_g_fix',
+    'datasets.train_s.pipeline.0.crop_size',
+    'datasets.train_s.pipeline.5.params.target_size',
+    'datasets.train_s.pipeline.5.output_shape',
+    'datasets.train_t.lq_size',
+    'datasets.train_s.batch_size_per_gpu',
+    'datasets.train_t.batch_size_per_gpu',
+    'datasets.train_s.num_worker_per_gpu',
+    'datasets.train_t.num_worker_per_gpu',
+    'network_g.num_feat',
+    'network_g.num_block',
+    'network_g.num_grow_ch',
+    'network_g_fix.num_feat',
+    'network_g_fix.num_block',
+    'network_g_fix.num_grow_ch',
+    'network_d.num_feat',
+    'train.total_iter',
+    'train.net_d_init_iters',
+    'val.val_freq',
+    'logger.print_freq',
+    'logger.save_checkpoint_freq',
     # weights that cannot exist offline: ImageNet VGG19 and the LPIPS AlexNet backbone
-    'train.domain_opt.pretrained', 'train.perceptual_opt.pretrained', 'val.metrics.lpips.pretrained_backbone',
+    'train.domain_opt.pretrained',
+    'train.perceptual_opt.pretrained',
+    'val.metrics.lpips.pretrained_backbone',
 }
 
 
 def changed_keys(before, after, prefix: str = '') -> set[str]:
     if isinstance(before, dict) and isinstance(after, dict):
         return set().union(*[changed_keys(before.get(k), after.get(k), f'{prefix}{k}.') for k in {*before, *after}])
-    if (isinstance(before, list) and isinstance(after, list) and len(before) == len(after)
-            and all(isinstance(item, dict) for item in before + after)):
+    if (
+        isinstance(before, list)
+        and isinstance(after, list)
+        and len(before) == len(after)
+        and all(isinstance(item, dict) for item in before + after)
+    ):
         return set().union(*[changed_keys(b, a, f'{prefix}{i}.') for i, (b, a) in enumerate(zip(before, after))])
     return set() if before == after else {prefix.rstrip('.')}
 
 
-@pytest.mark.parametrize('fixture', ['train_Real_ESRGAN_EMA_x4_canon.yml',
-                                     'train_Real_ESRGAN_EMA_matlabresize_x4_canon.yml',
-                                     'train_Real_ESRGAN_Static_x4_canon.yml'])
+@pytest.mark.parametrize(
+    'fixture',
+    [
+        'train_Real_ESRGAN_EMA_x4_canon.yml',
+        'train_Real_ESRGAN_EMA_matlabresize_x4_canon.yml',
+        'train_Real_ESRGAN_Static_x4_canon.yml',
+    ],
+)
 def test_authors_option_files_train_with_only_paths_and_sizes_changed(fixture, tmp_path):
     opt = authors_file_run(fixture, tmp_path)
     assert changed_keys(load_option_file(str(AUTHORS / fixture)), opt) <= SIZE_AND_PATH_KEYS
@@ -212,17 +259,29 @@ def run_command(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_authors_entry_point_train_mix_runs_a_pdd_file(tmp_path):
     opt = tiny_pdd_options(write_pdd_data(tmp_path / 'data'), total_iter=1)
     opt['path']['experiments_root'] = str(tmp_path / 'exp')
-    run_command([sys.executable, os.path.join(REPO, 'basicsr', 'train_mix.py'), '-opt', write_options(tmp_path, opt)],
-                tmp_path)
+    run_command(
+        [sys.executable, os.path.join(REPO, 'basicsr', 'train_mix.py'), '-opt', write_options(tmp_path, opt)], tmp_path
+    )
     assert (tmp_path / 'exp' / 'models' / 'net_g_1.pth').is_file()
 
 
 def test_two_process_gloo_pdd_job_keeps_the_ranks_identical(tmp_path):
     opt = tiny_pdd_options(write_pdd_data(tmp_path / 'data', hr_count=2, target_count=2), total_iter=3)
     opt['logger']['save_checkpoint_freq'] = 2
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-           os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'), str(tmp_path), str(tmp_path),
-           '-opt', write_options(tmp_path, opt), '--launcher', 'pytorch']
+    cmd = [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        '--nproc_per_node=2',
+        os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
+        str(tmp_path),
+        str(tmp_path),
+        '-opt',
+        write_options(tmp_path, opt),
+        '--launcher',
+        'pytorch',
+    ]
     run_command(cmd, tmp_path)
     rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in (0, 1))
     for key in rank0:
@@ -233,20 +292,31 @@ def test_two_process_gloo_pdd_job_keeps_the_ranks_identical(tmp_path):
     assert any(not torch.equal(at_iter2['params'][k], rank0[k]) for k in rank0), 'iteration 3 did not train net_g'
 
 
-@pytest.mark.parametrize('name, weight_keys', [
-    ('pdd_ema.yml', ['path.pretrain_network_g']),
-    ('pdd_static.yml', ['path.pretrain_network_g', 'path.pretrain_network_g_fix']),
-])
-def test_paper_option_files_fail_only_for_missing_data_and_weights_naming_them(tmp_path, monkeypatch, name,
-                                                                               weight_keys):
+@pytest.mark.parametrize(
+    'name, weight_keys',
+    [
+        ('pdd_ema.yml', ['path.pretrain_network_g']),
+        ('pdd_static.yml', ['path.pretrain_network_g', 'path.pretrain_network_g_fix']),
+    ],
+)
+def test_paper_option_files_fail_only_for_missing_data_and_weights_naming_them(
+    tmp_path, monkeypatch, name, weight_keys
+):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(OptionError) as err:
         train_pipeline(str(tmp_path), ['-opt', os.path.join(REPO, 'options', name)])
-    data_keys = ['datasets.train_s.dataroot_gt', 'datasets.train_s.dataroot_lq', 'datasets.train_t.dataroot_lq',
-                 'datasets.val.dataroot_gt', 'datasets.val.dataroot_lq']
+    data_keys = [
+        'datasets.train_s.dataroot_gt',
+        'datasets.train_s.dataroot_lq',
+        'datasets.train_t.dataroot_lq',
+        'datasets.val.dataroot_gt',
+        'datasets.val.dataroot_lq',
+    ]
     vgg_losses = 'train.perceptual_opt, train.domain_opt'  # one problem for the one file both losses need
     assert [problem.split(':')[0] for problem in err.value.problems] == data_keys + weight_keys + [
-        'val.metrics.lpips', vgg_losses]
+        'val.metrics.lpips',
+        vgg_losses,
+    ]
     opt = load_option_file(os.path.join(REPO, 'options', name))
     for key, problem in zip(data_keys + weight_keys, err.value.problems):
         assert f'{get_path(opt, key)} does not exist' in problem, problem
@@ -267,10 +337,18 @@ def test_paper_ema_file_builds_its_full_size_model(tmp_path):
     model = build_pdd_model(opt, tmp_path)
     assert len(model.net_g.body) == 23 and model.net_g.conv_first.out_channels == 64
     assert model.generalist is model.net_g_ema and not hasattr(model, 'net_g_fix')
-    assert model.cri_domain.layers == ['conv2_1', 'conv3_1', 'conv4_1', 'conv5_1', 'conv2_2', 'conv3_4', 'conv4_4',
-                                       'conv5_4']
+    assert model.cri_domain.layers == [
+        'conv2_1',
+        'conv3_1',
+        'conv4_1',
+        'conv5_1',
+        'conv2_2',
+        'conv3_4',
+        'conv4_4',
+        'conv5_4',
+    ]
 
 
 def test_paper_ema_file_without_vgg19_weights_says_which_file_and_where(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"vgg19-dcbb9e9d\.pth(.|\n)*hub(.|\n)*checkpoints"):
+    with pytest.raises(FileNotFoundError, match=r'vgg19-dcbb9e9d\.pth(.|\n)*hub(.|\n)*checkpoints'):
         build_pdd_model(paper_ema_options(), tmp_path)

@@ -1,5 +1,6 @@
 """`test.py` on generated folders: every test set in file order, per-image and mean metrics in CSV/JSON, a Markdown
 table in the log, and the saved images."""
+
 import csv
 import glob
 import json
@@ -15,8 +16,8 @@ import yaml
 
 from basicsr.archs import build_network
 from basicsr.metrics.psnr_ssim import calculate_psnr
-from basicsr.test import test_pipeline as run_test_pipeline
 from basicsr.option_check import OptionError
+from basicsr.test import test_pipeline as run_test_pipeline
 from tests.conftest import tiny_sr_options, write_paired_folders
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,12 +32,19 @@ def write_test_options(tmp_path, save_img: bool = True) -> str:
     torch.save({'params': build_network(opt['network_g']).state_dict()}, tmp_path / 'net_g.pth')
     del opt['train']
     val_block = opt['datasets'].pop('val')
-    opt['datasets'] = {'test_2': dict(val_block, name='zeta', dataroot_gt=gt_b, dataroot_lq=lq_b),
-                       'test_1': dict(val_block, name='alpha')}
+    opt['datasets'] = {
+        'test_2': dict(val_block, name='zeta', dataroot_gt=gt_b, dataroot_lq=lq_b),
+        'test_1': dict(val_block, name='alpha'),
+    }
     opt['path'] = {'pretrain_network_g': str(tmp_path / 'net_g.pth'), 'param_key_g': 'params', 'strict_load_g': True}
-    opt['val'] = {'save_img': save_img, 'suffix': 'tiny', 'metrics': {
-        'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': False},
-        'ssim': {'type': 'calculate_ssim', 'crop_border': 2, 'test_y_channel': True}}}
+    opt['val'] = {
+        'save_img': save_img,
+        'suffix': 'tiny',
+        'metrics': {
+            'psnr': {'type': 'calculate_psnr', 'crop_border': 2, 'test_y_channel': False},
+            'ssim': {'type': 'calculate_ssim', 'crop_border': 2, 'test_y_channel': True},
+        },
+    }
     path = tmp_path / 'test_tiny.yml'
     path.write_text(yaml.safe_dump(opt, sort_keys=False))
     return str(path)
@@ -59,8 +67,15 @@ def test_metrics_csv_holds_each_image_and_each_mean(finished_run):
     with open(results / 'metrics.csv') as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['dataset', 'image', 'psnr', 'ssim']
-    assert [r[:2] for r in rows[1:]] == [['zeta', 'img000'], ['zeta', 'img001'], ['zeta', 'img002'], ['zeta', 'mean'],
-                                        ['alpha', 'img000'], ['alpha', 'img001'], ['alpha', 'mean']]
+    assert [r[:2] for r in rows[1:]] == [
+        ['zeta', 'img000'],
+        ['zeta', 'img001'],
+        ['zeta', 'img002'],
+        ['zeta', 'mean'],
+        ['alpha', 'img000'],
+        ['alpha', 'img001'],
+        ['alpha', 'mean'],
+    ]
     zeta_psnr = [float(r[2]) for r in rows[1:4]]
     assert float(rows[4][2]) == pytest.approx(np.mean(zeta_psnr))
     assert float(rows[4][2]) == pytest.approx(records[0]['metrics']['psnr'])
@@ -73,8 +88,8 @@ def test_metrics_json_matches_the_saved_images(finished_run):
     zeta = payload['datasets'][0]
     assert zeta['dataset'] == 'zeta' and zeta['num_images'] == 3
     for entry in zeta['per_image']:
-        sr = cv2.imread(str(results / 'visualization' / 'zeta' / f"{entry['image']}_tiny.png"))
-        gt = cv2.imread(str(results.parents[1] / 'b' / 'gt' / f"{entry['image']}.png"))
+        sr = cv2.imread(str(results / 'visualization' / 'zeta' / f'{entry["image"]}_tiny.png'))
+        gt = cv2.imread(str(results.parents[1] / 'b' / 'gt' / f'{entry["image"]}.png'))
         assert entry['psnr'] == pytest.approx(calculate_psnr(sr, gt, crop_border=2), abs=1e-9)
     assert zeta['mean']['ssim'] == pytest.approx(np.mean([e['ssim'] for e in zeta['per_image']]))
 
@@ -85,7 +100,7 @@ def test_log_ends_with_a_markdown_table_of_the_means(finished_run):
     log = open(log_file).read()
     assert '| dataset | psnr ↑ | ssim ↑ |' in log
     zeta = records[0]['metrics']
-    assert f"| zeta | {zeta['psnr']:.4f} | {zeta['ssim']:.4f} |" in log
+    assert f'| zeta | {zeta["psnr"]:.4f} | {zeta["ssim"]:.4f} |' in log
     assert log.index('| zeta |') < log.index('| alpha |')
 
 
@@ -102,8 +117,12 @@ def test_test_py_runs_as_a_script_and_prints_the_table(tmp_path):
     opt['path']['results_root'] = str(tmp_path / 'script_results')
     with open(option_file, 'w') as f:
         yaml.safe_dump(opt, f)
-    done = subprocess.run([sys.executable, os.path.join(REPO, 'basicsr', 'test.py'), '-opt', option_file],
-                          capture_output=True, text=True, cwd=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'basicsr', 'test.py'), '-opt', option_file],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr
     assert '| dataset | psnr ↑ | ssim ↑ |' in done.stdout + done.stderr
     assert (tmp_path / 'script_results' / 'metrics.json').is_file()

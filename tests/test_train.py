@@ -1,4 +1,5 @@
 """End-to-end training on CPU: checkpoints in BasicSR's layout, auto-resume, the log line format, DDP with gloo."""
+
 import glob
 import os
 import re
@@ -16,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_training(tmp_path, opt: dict, *extra: str):
-    path = tmp_path / f"{opt['name']}.yml"
+    path = tmp_path / f'{opt["name"]}.yml'
     path.write_text(yaml.safe_dump(opt))
     return train_pipeline(str(tmp_path), ['-opt', str(path), *extra])
 
@@ -28,16 +29,25 @@ def read_log(exp_dir) -> str:
 def test_training_writes_basicsr_checkpoints(paired_folders, tmp_path):
     run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=4))
     exp = tmp_path / 'experiments' / 'tiny_sr'
-    for name in ('models/net_g_2.pth', 'models/net_g_4.pth', 'models/net_g_latest.pth',
-                 'training_states/2.state', 'training_states/4.state', 'tiny_sr.yml'):
+    for name in (
+        'models/net_g_2.pth',
+        'models/net_g_4.pth',
+        'models/net_g_latest.pth',
+        'training_states/2.state',
+        'training_states/4.state',
+        'tiny_sr.yml',
+    ):
         assert (exp / name).is_file(), name
     ckpt = torch.load(exp / 'models' / 'net_g_4.pth', weights_only=True)
     assert set(ckpt) == {'params', 'params_ema'}
     state = torch.load(exp / 'training_states' / '4.state', weights_only=False)
     assert state['iter'] == 4 and len(state['optimizers']) == 1 and len(state['schedulers']) == 1
     log = read_log(exp)
-    assert re.search(r'\[tiny_\.\.\]\[epoch:\s+\d+, iter:\s+4, lr:\(1\.000e-03,\)\] \[eta: [0-9:]+, '
-                     r'time \(data\): [0-9.]+ \([0-9.]+\)\] l_pix: [0-9.]+e[-+]\d+', log)
+    assert re.search(
+        r'\[tiny_\.\.\]\[epoch:\s+\d+, iter:\s+4, lr:\(1\.000e-03,\)\] \[eta: [0-9:]+, '
+        r'time \(data\): [0-9.]+ \([0-9.]+\)\] l_pix: [0-9.]+e[-+]\d+',
+        log,
+    )
     assert re.search(r'# psnr: [0-9.]+\tBest: [0-9.]+ @ \d+ iter', log)
 
 
@@ -74,8 +84,13 @@ def test_train_script_runs_as_a_command(paired_folders, tmp_path):
     opt['path']['experiments_root'] = str(tmp_path / 'exp')
     path = tmp_path / 'cli.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run([sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'exp' / 'models' / 'net_g_2.pth').is_file()
 
@@ -85,8 +100,13 @@ def test_bad_option_fails_before_training_with_key_path(paired_folders, tmp_path
     opt['datasets']['train']['dataroot_gt'] = 'missing/folder'
     path = tmp_path / 'bad.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run([sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert 'datasets.train.dataroot_gt: missing/folder does not exist' in result.stderr
     assert not (tmp_path / 'experiments').exists()
@@ -98,9 +118,20 @@ def test_two_process_gloo_training_ends_with_identical_weights(paired_folders, t
     path = tmp_path / 'ddp.yml'
     path.write_text(yaml.safe_dump(opt))
     env = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-           os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'), str(tmp_path), str(tmp_path),
-           '-opt', str(path), '--launcher', 'pytorch']
+    cmd = [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        '--nproc_per_node=2',
+        os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
+        str(tmp_path),
+        str(tmp_path),
+        '-opt',
+        str(path),
+        '--launcher',
+        'pytorch',
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in (0, 1))
@@ -112,6 +143,7 @@ def test_two_process_gloo_training_ends_with_identical_weights(paired_folders, t
 
 def test_tensorboard_gets_scalars_images_and_crop_strips(paired_folders, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     opt = tiny_sr_options(*paired_folders, total_iter=2)
     opt['logger']['use_tb_logger'] = True
     run_training(tmp_path, opt)
@@ -150,14 +182,19 @@ def test_auto_resume_finds_the_state_of_a_run_archived_by_a_crashed_launch(paire
 
 def test_resuming_beyond_total_iter_is_an_error_that_names_the_fix(paired_folders, tmp_path):
     from basicsr.utils.resume_util import ResumeError
+
     run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=2), '--force_yml', 'train:total_iter=4')
-    with pytest.raises(ResumeError, match=r'train\.total_iter is 2 but the training state .*4\.state is at '
-                                          r'iteration 4.*repeat them'):
+    with pytest.raises(
+        ResumeError,
+        match=r'train\.total_iter is 2 but the training state .*4\.state is at '
+        r'iteration 4.*repeat them',
+    ):
         run_training(tmp_path, tiny_sr_options(*paired_folders, total_iter=2), '--auto_resume')
 
 
 def test_the_resume_command_repeats_the_force_yml_overrides(monkeypatch):
     from basicsr.train import resume_command
+
     monkeypatch.setattr(sys, 'argv', ['basicsr/train.py'])
     command = resume_command({'dist': False}, ['-opt', 'my.yml', '--force_yml', 'train:total_iter=300', 'name=a b'])
     assert command == "python basicsr/train.py -opt my.yml --force_yml train:total_iter=300 'name=a b' --auto_resume"
@@ -167,8 +204,13 @@ def test_final_validation_runs_once_and_the_options_stay_off_the_console(paired_
     opt = tiny_sr_options(*paired_folders, total_iter=4)
     path = tmp_path / 'once.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run([sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     console = result.stdout + result.stderr
     assert console.count('# psnr:') == 2  # at iterations 2 and 4; none repeated after the last iteration
@@ -181,8 +223,14 @@ def test_console_entry_writes_under_the_launch_directory(paired_folders, tmp_pat
     opt = tiny_sr_options(*paired_folders, name='cwd_outputs_probe', total_iter=2)
     path = tmp_path / 'probe.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run([sys.executable, '-m', 'basicsr.train', '-opt', str(path)], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=300, env={**os.environ, 'PYTHONPATH': REPO})
+    result = subprocess.run(
+        [sys.executable, '-m', 'basicsr.train', '-opt', str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={**os.environ, 'PYTHONPATH': REPO},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'experiments' / 'cwd_outputs_probe' / 'models' / 'net_g_2.pth').is_file()
     assert not os.path.exists(os.path.join(REPO, 'experiments', 'cwd_outputs_probe'))

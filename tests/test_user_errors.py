@@ -1,5 +1,6 @@
 """One error path for every command: a user error is one plain message, printed once (by rank 0 under torchrun),
 exit status 2, its traceback only with --debug; flags are accepted in either spelling."""
+
 import os
 import subprocess
 import sys
@@ -17,8 +18,14 @@ ENV = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
 
 
 def run(script: str, cwd, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, os.path.join(REPO, 'basicsr', script), *args], capture_output=True,
-                          text=True, cwd=cwd, env=ENV, timeout=300)
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, 'basicsr', script), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        timeout=300,
+    )
 
 
 def write(tmp_path, opt: dict, name: str = 'my.yml') -> str:
@@ -44,9 +51,11 @@ def test_a_yaml_syntax_error_names_the_line_without_tracebacks(tmp_path):
     path.write_text('name: x\n  model_type: SRModel\n')
     result = run('train.py', tmp_path, '-opt', str(path))
     assert result.returncode == 2 and 'Traceback' not in result.stderr
-    assert result.stderr.strip().splitlines() == [f'error: Option file {path} is not valid YAML: line 2, column 13: '
-                                                  'mapping values are not allowed here; check the indentation and '
-                                                  'the colon after each key there']
+    assert result.stderr.strip().splitlines() == [
+        f'error: Option file {path} is not valid YAML: line 2, column 13: '
+        'mapping values are not allowed here; check the indentation and '
+        'the colon after each key there'
+    ]
 
 
 def test_an_empty_folder_is_reported_once(paired_folders, tmp_path):
@@ -71,8 +80,18 @@ def test_test_py_reports_user_errors_the_same_way(paired_folders, tmp_path):
 def test_under_torchrun_only_rank_0_prints_a_shared_user_error(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['train']['optim_g']['lr'] = '1e-3'
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-           os.path.join(REPO, 'basicsr', 'train.py'), '-opt', write(tmp_path, opt), '--launcher', 'pytorch']
+    cmd = [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        '--nproc_per_node=2',
+        os.path.join(REPO, 'basicsr', 'train.py'),
+        '-opt',
+        write(tmp_path, opt),
+        '--launcher',
+        'pytorch',
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=ENV, timeout=300)
     assert result.returncode != 0
     assert result.stderr.count("train.optim_g.lr: '1e-3' is text to YAML") == 1, result.stderr[-3000:]
@@ -93,10 +112,13 @@ def test_report_failure_gives_status_2_for_user_errors_and_1_with_a_traceback_fo
     assert capsys.readouterr().err == ''
 
 
-@pytest.mark.parametrize('args', [
-    ['-opt', 'x.yml', '--auto_resume', '--force_yml', 'a=1', '--check-data'],
-    ['--opt', 'x.yml', '--auto-resume', '--force-yml', 'a=1', '--check_data'],
-])
+@pytest.mark.parametrize(
+    'args',
+    [
+        ['-opt', 'x.yml', '--auto_resume', '--force_yml', 'a=1', '--check-data'],
+        ['--opt', 'x.yml', '--auto-resume', '--force-yml', 'a=1', '--check_data'],
+    ],
+)
 def test_training_flags_are_accepted_in_either_spelling(args):
     parsed = build_arg_parser().parse_args(args)
     assert parsed.opt == 'x.yml' and parsed.auto_resume and parsed.force_yml == ['a=1'] and parsed.check_data
@@ -118,6 +140,7 @@ def test_a_run_stopped_by_the_nan_guard_is_reported_without_a_traceback(monkeypa
 
     def diverges(root_path):
         raise NonFiniteLossError('non-finite loss in 5 consecutive iterations up to iter 9; checkpoint saved')
+
     monkeypatch.setattr(train, 'train_pipeline', diverges)
     monkeypatch.delenv('RANK', raising=False)
     assert run_command(train.train_command, argv=[]) == 2

@@ -1,9 +1,11 @@
 """The report's measurements: generalist and adapted model on the held-out photos (never trained on), each output
 saved and scored with no-reference metrics (NIQE; pyiqa metrics on request), compared pair by pair."""
+
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -31,8 +33,15 @@ def niqe_metric(scale: int) -> Metric:
 def pyiqa_metrics(names: Sequence[str], device: str) -> list[Metric]:
     """pyiqa metrics by name (e.g. musiq, nrqm); pyiqa must be installed and hold their weights in its cache."""
     from basicsr.metrics.pyiqa_metric import calculate_pyiqa, pyiqa_better
-    return [Metric(name, lambda img, name=name: calculate_pyiqa(img, metric=name, device=device),
-                   higher_is_better=pyiqa_better(name) == 'higher') for name in names]
+
+    return [
+        Metric(
+            name,
+            lambda img, name=name: calculate_pyiqa(img, metric=name, device=device),
+            higher_is_better=pyiqa_better(name) == 'higher',
+        )
+        for name in names
+    ]
 
 
 @dataclass
@@ -46,8 +55,11 @@ class HoldoutResult:
 
     def comparison(self, metric: Metric) -> Optional[PairedDifference]:
         """Adapted minus generalist over the photos both could be scored on, with its 95% t interval (None if none)."""
-        pairs = [(g, a) for g, a in zip(*(self.scores[metric.name][m] for m in MODELS))
-                 if not (math.isnan(g) or math.isnan(a))]
+        pairs = [
+            (g, a)
+            for g, a in zip(*(self.scores[metric.name][m] for m in MODELS))
+            if not (math.isnan(g) or math.isnan(a))
+        ]
         return paired_difference(*zip(*pairs)) if pairs else None
 
     def summary(self, metric: Metric) -> str:
@@ -60,9 +72,9 @@ class HoldoutResult:
 
 def super_resolve(upscaler: Upscaler, bgr: np.ndarray) -> np.ndarray:
     """BGR uint8 in, BGR uint8 out (the networks see RGB in [0, 1])."""
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     out = upscaler.upscale_array(rgb)
-    return cv2.cvtColor((out * 255.).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor((out * 255.0).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
 
 
 def score_or_nan(metric: Metric, img: np.ndarray) -> float:
@@ -73,8 +85,9 @@ def score_or_nan(metric: Metric, img: np.ndarray) -> float:
         return math.nan
 
 
-def evaluate_holdout(holdout_dir: str, upscalers: dict[str, Upscaler], metrics: list[Metric],
-                     results_dir: str) -> HoldoutResult:
+def evaluate_holdout(
+    holdout_dir: str, upscalers: dict[str, Upscaler], metrics: list[Metric], results_dir: str
+) -> HoldoutResult:
     """Upscale every held-out photo with each model, save `results_dir/<model>/<photo>.png` and score it."""
     photos = sorted(name for name in os.listdir(holdout_dir) if name.endswith('.png'))
     scores = {metric.name: {model: [] for model in upscalers} for metric in metrics}

@@ -4,6 +4,7 @@ skipped), a few held out for the report, the rest cut into tiles for `datasets.t
 Tiles follow BasicSR's sub-image preparation (scripts/data_preparation/extract_subimages.py): square windows on a
 regular grid, so a large photo gives many training crops and loading stays cheap.
 """
+
 import os
 import random
 from dataclasses import dataclass, field
@@ -40,8 +41,9 @@ def scan_photos(folder: str, min_side: int) -> PhotoScan:
     try:
         files = list_images(folder)
     except FileNotFoundError as err:
-        raise PhotoError(f'--photos: {err} Give the folder of your low-resolution photos (JPEG, PNG, WebP, TIFF).'
-                         ) from err
+        raise PhotoError(
+            f'--photos: {err} Give the folder of your low-resolution photos (JPEG, PNG, WebP, TIFF).'
+        ) from err
     scan = PhotoScan()
     for path in files:
         name = os.path.basename(path)
@@ -56,8 +58,10 @@ def scan_photos(folder: str, min_side: int) -> PhotoScan:
         scan.photos[name] = img
     if not scan.photos:
         reasons = '; '.join(f'{name}: {why}' for name, why in list(scan.skipped.items())[:8])
-        raise PhotoError(f'--photos {folder}: none of its {len(files)} image file(s) can be used ({reasons}). '
-                         f'Give photos that open in an image viewer and are at least {min_side} px on each side.')
+        raise PhotoError(
+            f'--photos {folder}: none of its {len(files)} image file(s) can be used ({reasons}). '
+            f'Give photos that open in an image viewer and are at least {min_side} px on each side.'
+        )
     return scan
 
 
@@ -66,8 +70,10 @@ def split_holdout(names: list[str], holdout: int, seed: int = 0) -> tuple[list[s
     if holdout < 1:
         raise PhotoError(f'--holdout {holdout}: hold out at least one photo, the report compares models on it.')
     if len(names) <= holdout:
-        raise PhotoError(f'{len(names)} usable photo(s) but --holdout {holdout}: add photos (at least '
-                         f'{holdout + 1}) or hold out fewer.')
+        raise PhotoError(
+            f'{len(names)} usable photo(s) but --holdout {holdout}: add photos (at least '
+            f'{holdout + 1}) or hold out fewer.'
+        )
     held = sorted(random.Random(seed).sample(sorted(names), holdout))
     return [n for n in sorted(names) if n not in held], held
 
@@ -84,8 +90,11 @@ def tile_positions(length: int, tile: int) -> list[int]:
 
 def tiles_of(img: np.ndarray, tile: int, max_tiles: int) -> list[np.ndarray]:
     """Square `tile` crops on a grid (the whole photo when smaller), at most `max_tiles`, evenly chosen."""
-    crops = [img[top:top + tile, left:left + tile]
-             for top in tile_positions(img.shape[0], tile) for left in tile_positions(img.shape[1], tile)]
+    crops = [
+        img[top : top + tile, left : left + tile]
+        for top in tile_positions(img.shape[0], tile)
+        for left in tile_positions(img.shape[1], tile)
+    ]
     if len(crops) > max_tiles:
         crops = [crops[i] for i in np.linspace(0, len(crops) - 1, max_tiles).round().astype(int)]
     return crops
@@ -94,7 +103,7 @@ def tiles_of(img: np.ndarray, tile: int, max_tiles: int) -> list[np.ndarray]:
 def center_crop(img: np.ndarray, max_side: int) -> np.ndarray:
     """The central region at most `max_side` px on each side (keeps held-out inference cheap)."""
     top, left = max(0, (img.shape[0] - max_side) // 2), max(0, (img.shape[1] - max_side) // 2)
-    return img[top:top + max_side, left:left + max_side]
+    return img[top : top + max_side, left : left + max_side]
 
 
 def write_png(path: str, img: np.ndarray) -> None:
@@ -102,8 +111,16 @@ def write_png(path: str, img: np.ndarray) -> None:
         raise OSError(f'Cannot write {path}: check that the --out folder is writable.')
 
 
-def prepare_folders(scan: PhotoScan, train_names: list[str], holdout_names: list[str], target_dir: str,
-                    holdout_dir: str, tile: int, max_tiles: int, holdout_side: int) -> int:
+def prepare_folders(
+    scan: PhotoScan,
+    train_names: list[str],
+    holdout_names: list[str],
+    target_dir: str,
+    holdout_dir: str,
+    tile: int,
+    max_tiles: int,
+    holdout_side: int,
+) -> int:
     """Write the training tiles and the held-out photos as PNG; returns the number of tiles."""
     os.makedirs(target_dir, exist_ok=True)
     os.makedirs(holdout_dir, exist_ok=True)
@@ -114,6 +131,7 @@ def prepare_folders(scan: PhotoScan, train_names: list[str], holdout_names: list
             write_png(os.path.join(target_dir, f'{stem}_s{index:03d}.png'), crop)
             count += 1
     for name in holdout_names:
-        write_png(os.path.join(holdout_dir, f'{os.path.splitext(name)[0]}.png'),
-                  center_crop(scan.photos[name], holdout_side))
+        write_png(
+            os.path.join(holdout_dir, f'{os.path.splitext(name)[0]}.png'), center_crop(scan.photos[name], holdout_side)
+        )
     return count

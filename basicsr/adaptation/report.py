@@ -1,10 +1,12 @@
 """`report.md` and `report.html` of an adaptation: held-out photos side by side (full view and zoomed crops), the
 scores per photo with the mean paired difference and its interval, the loss curves, the exported files."""
+
 import html
 import math
 import os
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -15,8 +17,14 @@ from basicsr.utils.crop_grid import LABEL_HEIGHT, crop, crop_box, make_grid, put
 
 FULL_VIEW_WIDTH = 480  # px per model in the full-view figure
 ZOOM_BOX = 64  # HR px of the zoomed crop, shown 3x
-CURVES = [('l_inter', 'PDD inter-model'), ('l_intra', 'PDD intra-model'), ('l_g_pix', 'pixel (wavelet L1)'),
-          ('l_g_percep', 'perceptual'), ('l_g_gan', 'GAN (generator)'), ('l_d_real', 'D on real')]
+CURVES = [
+    ('l_inter', 'PDD inter-model'),
+    ('l_intra', 'PDD intra-model'),
+    ('l_g_pix', 'pixel (wavelet L1)'),
+    ('l_g_percep', 'perceptual'),
+    ('l_g_gan', 'GAN (generator)'),
+    ('l_d_real', 'D on real'),
+]
 
 Block = tuple  # ('h', level, text) | ('p', text) | ('table', header, rows) | ('img', file, alt) | ('code', text)
 
@@ -49,8 +57,10 @@ def loss_curves(log_path: str, path: str) -> bool:
     if not shown:
         return False
     import matplotlib
+
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
+
     fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 2.8), squeeze=False)
     for axis, (key, title) in zip(axes[0], shown):
         steps, values = zip(*curves[key])
@@ -70,16 +80,24 @@ def cell(value: float) -> str:
 def score_blocks(result: HoldoutResult) -> list[Block]:
     """Per-photo table and, per metric, the mean paired difference with its interval and verdict."""
     header = ['Photo'] + [f'{m.name} {model}' for m in result.metrics for model in ('generalist', 'adapted')]
-    rows = [[photo] + [cell(result.scores[m.name][model][i]) for m in result.metrics
-                       for model in ('generalist', 'adapted')] for i, photo in enumerate(result.photos)]
+    rows = [
+        [photo] + [cell(result.scores[m.name][model][i]) for m in result.metrics for model in ('generalist', 'adapted')]
+        for i, photo in enumerate(result.photos)
+    ]
     blocks: list[Block] = [('table', header, rows)]
     for metric in result.metrics:
         direction = 'higher' if metric.higher_is_better else 'lower'
-        blocks.append(('p', f'{metric.name} ({direction} is better), adapted minus generalist: '
-                            f'**{result.summary(metric)}**.'))
+        blocks.append(
+            ('p', f'{metric.name} ({direction} is better), adapted minus generalist: **{result.summary(metric)}**.')
+        )
     if len(result.photos) < 2:
-        blocks.append(('p', 'One held-out photo cannot decide anything (its interval is unbounded): hold out more '
-                            'photos (--holdout) for a measurable comparison.'))
+        blocks.append(
+            (
+                'p',
+                'One held-out photo cannot decide anything (its interval is unbounded): hold out more '
+                'photos (--holdout) for a measurable comparison.',
+            )
+        )
     return blocks
 
 
@@ -87,13 +105,18 @@ def photo_blocks(result: HoldoutResult, holdout_dir: str, scale: int, figure_dir
     blocks: list[Block] = []
     for photo in result.photos:
         stem = os.path.splitext(photo)[0]
-        outputs = {model: cv2.imread(os.path.join(result.results_dir, model, photo)) for model in ('generalist',
-                                                                                                   'adapted')}
+        outputs = {
+            model: cv2.imread(os.path.join(result.results_dir, model, photo)) for model in ('generalist', 'adapted')
+        }
         full_view(outputs, os.path.join(figure_dir, f'{stem}_full.jpg'))
-        zoomed_crops(cv2.imread(os.path.join(holdout_dir, photo)), outputs, scale,
-                     os.path.join(figure_dir, f'{stem}_zoom.png'))
-        blocks += [('h', 3, photo), ('img', f'report_files/{stem}_full.jpg', f'{photo}: generalist | adapted'),
-                   ('img', f'report_files/{stem}_zoom.png', f'{photo}: zoomed centre')]
+        zoomed_crops(
+            cv2.imread(os.path.join(holdout_dir, photo)), outputs, scale, os.path.join(figure_dir, f'{stem}_zoom.png')
+        )
+        blocks += [
+            ('h', 3, photo),
+            ('img', f'report_files/{stem}_full.jpg', f'{photo}: generalist | adapted'),
+            ('img', f'report_files/{stem}_zoom.png', f'{photo}: zoomed centre'),
+        ]
     return blocks
 
 
@@ -121,9 +144,11 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
         escaped = re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(value)).split('**')
         return ''.join(f'<b>{part}</b>' if i % 2 else part for i, part in enumerate(escaped))
 
-    out = [f'<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title><style>body{{font-family:'
-           'sans-serif;max-width:1100px;margin:auto}td,th{border:1px solid #ccc;padding:3px 8px}table{border-collapse:'
-           'collapse}img{max-width:100%}pre{background:#f4f4f4;padding:6px;white-space:pre-wrap}</style>']
+    out = [
+        f'<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title><style>body{{font-family:'
+        'sans-serif;max-width:1100px;margin:auto}td,th{border:1px solid #ccc;padding:3px 8px}table{border-collapse:'
+        'collapse}img{max-width:100%}pre{background:#f4f4f4;padding:6px;white-space:pre-wrap}</style>'
+    ]
     for kind, *rest in blocks:
         if kind == 'h':
             out.append(f'<h{rest[0]}>{text(rest[1])}</h{rest[0]}>')
@@ -131,8 +156,13 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
             out.append(f'<p>{text(rest[0])}</p>')
         elif kind == 'table':
             header, rows = rest
-            out.append('<table><tr>' + ''.join(f'<th>{text(h)}</th>' for h in header) + '</tr>' + ''.join(
-                '<tr>' + ''.join(f'<td>{text(c)}</td>' for c in row) + '</tr>' for row in rows) + '</table>')
+            out.append(
+                '<table><tr>'
+                + ''.join(f'<th>{text(h)}</th>' for h in header)
+                + '</tr>'
+                + ''.join('<tr>' + ''.join(f'<td>{text(c)}</td>' for c in row) + '</tr>' for row in rows)
+                + '</table>'
+            )
         elif kind == 'img':
             out.append(f'<p><img src="{html.escape(rest[0])}" alt="{html.escape(rest[1])}"></p>')
         elif kind == 'code':
@@ -140,8 +170,15 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
     return '\n'.join(out)
 
 
-def write_report(out_dir: str, header: list[Block], result: HoldoutResult, holdout_dir: str, scale: int,
-                 log_path: Optional[str], footer: list[Block]) -> str:
+def write_report(
+    out_dir: str,
+    header: list[Block],
+    result: HoldoutResult,
+    holdout_dir: str,
+    scale: int,
+    log_path: Optional[str],
+    footer: list[Block],
+) -> str:
     """Write `report.md`, `report.html` and their figures under `out_dir/report_files`; returns the .md path."""
     figure_dir = os.path.join(out_dir, 'report_files')
     os.makedirs(figure_dir, exist_ok=True)

@@ -1,4 +1,5 @@
 """Networks, discovered from `*_arch.py` files and built by name from options."""
+
 import os
 
 from torch import nn

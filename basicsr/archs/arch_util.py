@@ -1,4 +1,5 @@
 """Building blocks shared by the SR networks: initialisation, stacking, residual blocks, pixel (un)shuffle."""
+
 import math
 from typing import Any, Union
 
@@ -10,8 +11,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 
 @torch.no_grad()
-def default_init_weights(module_list: Union[nn.Module, list[nn.Module]], scale: float = 1, bias_fill: float = 0,
-                         **kwargs: Any) -> None:
+def default_init_weights(
+    module_list: Union[nn.Module, list[nn.Module]], scale: float = 1, bias_fill: float = 0, **kwargs: Any
+) -> None:
     """Kaiming-normal init of conv/linear weights scaled by `scale` (ESRGAN uses 0.1 to stabilise deep residual nets).
 
     `kwargs` go to `nn.init.kaiming_normal_` (e.g. `mode`, `nonlinearity`); batch norms get weight 1 and bias
@@ -75,6 +77,8 @@ def pixel_unshuffle(x: torch.Tensor, scale: int) -> torch.Tensor:
     """
     height, width = x.shape[-2:]
     if height % scale or width % scale:
-        raise ValueError(f'pixel_unshuffle needs height and width divisible by {scale}, got {height}x{width}; '
-                         f'pad or crop the input to a multiple of {scale}.')
+        raise ValueError(
+            f'pixel_unshuffle needs height and width divisible by {scale}, got {height}x{width}; '
+            f'pad or crop the input to a multiple of {scale}.'
+        )
     return F.pixel_unshuffle(x, scale)

@@ -1,4 +1,5 @@
 """GAN discriminators: BasicSR's VGG-style patch classifier and Real-ESRGAN's U-Net with spectral norm."""
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -20,8 +21,10 @@ class VGGStyleDiscriminator(nn.Module):
     def __init__(self, num_in_ch: int, num_feat: int, input_size: int = 128) -> None:
         super().__init__()
         if input_size not in VGG_STYLE_INPUT_SIZES:
-            raise ValueError(f'VGGStyleDiscriminator input_size must be one of {VGG_STYLE_INPUT_SIZES}, got '
-                             f'{input_size} (set network_d.input_size to the training gt_size).')
+            raise ValueError(
+                f'VGGStyleDiscriminator input_size must be one of {VGG_STYLE_INPUT_SIZES}, got '
+                f'{input_size} (set network_d.input_size to the training gt_size).'
+            )
         self.input_size = input_size
         stage_out = [num_feat, num_feat * 2, num_feat * 4, num_feat * 8, num_feat * 8, num_feat * 8]
         num_stages = 5 if input_size == 128 else 6
@@ -42,9 +45,11 @@ class VGGStyleDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
         if (height, width) != (self.input_size, self.input_size):
-            raise ValueError(f'VGGStyleDiscriminator(input_size={self.input_size}) got an input of size '
-                             f'{height}x{width}; it needs {self.input_size}x{self.input_size} '
-                             '(make network_d.input_size equal to the gt crop size).')
+            raise ValueError(
+                f'VGGStyleDiscriminator(input_size={self.input_size}) got an input of size '
+                f'{height}x{width}; it needs {self.input_size}x{self.input_size} '
+                '(make network_d.input_size equal to the gt crop size).'
+            )
         feat = self.lrelu(self.conv0_0(x))
         feat = self.lrelu(self.bn0_1(self.conv0_1(feat)))
         for stage in range(1, self.num_stages):
@@ -88,8 +93,10 @@ class UNetDiscriminatorSN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
         if height % 8 or width % 8:
-            raise ValueError(f'UNetDiscriminatorSN needs height and width divisible by 8 (three stride-2 levels), '
-                             f'got {height}x{width}; crop the discriminator input to a multiple of 8.')
+            raise ValueError(
+                f'UNetDiscriminatorSN needs height and width divisible by 8 (three stride-2 levels), '
+                f'got {height}x{width}; crop the discriminator input to a multiple of 8.'
+            )
         x0 = F.leaky_relu(self.conv0(x), negative_slope=0.2, inplace=True)
         x1 = F.leaky_relu(self.conv1(x0), negative_slope=0.2, inplace=True)
         x2 = F.leaky_relu(self.conv2(x1), negative_slope=0.2, inplace=True)

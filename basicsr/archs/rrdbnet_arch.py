@@ -1,4 +1,5 @@
 """RRDBNet, the ESRGAN / Real-ESRGAN generator (Wang et al., ECCV-W 2018), with the official weights' key names."""
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -53,12 +54,21 @@ class RRDBNet(nn.Module):
     Real-ESRGAN's x2 weights; the trunk's x4 upsampling then restores the requested scale.
     """
 
-    def __init__(self, num_in_ch: int, num_out_ch: int, scale: int = 4, num_feat: int = 64, num_block: int = 23,
-                 num_grow_ch: int = 32) -> None:
+    def __init__(
+        self,
+        num_in_ch: int,
+        num_out_ch: int,
+        scale: int = 4,
+        num_feat: int = 64,
+        num_block: int = 23,
+        num_grow_ch: int = 32,
+    ) -> None:
         super().__init__()
         if scale not in UNSHUFFLE_FACTOR:
-            raise ValueError(f'RRDBNet scale must be one of {sorted(UNSHUFFLE_FACTOR)}, got {scale} '
-                             '(check network_g.scale in the options).')
+            raise ValueError(
+                f'RRDBNet scale must be one of {sorted(UNSHUFFLE_FACTOR)}, got {scale} '
+                '(check network_g.scale in the options).'
+            )
         self.scale = scale
         self.unshuffle_factor = UNSHUFFLE_FACTOR[scale]
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle_factor**2, num_feat, 3, 1, 1)

@@ -4,6 +4,7 @@ Used as PDD-static's frozen generalist (`network_g_fix: {type: SpandrelNet, path
 teach an RRDBNet or Compact specialist. The network reads its own file: architecture and sizes come from spandrel's
 detection, so no `pretrain_network_g_fix` is needed. spandrel is an optional package (`pip install -e .[export]`).
 """
+
 import os
 from typing import Any, Optional
 
@@ -18,16 +19,20 @@ def load_spandrel_descriptor(path: str) -> Any:
     try:
         import spandrel
     except ImportError as err:
-        raise ImportError("SpandrelNet needs the spandrel package: pip install spandrel (or pip install -e '.[export]')."
-                          ) from err
+        raise ImportError(
+            "SpandrelNet needs the spandrel package: pip install spandrel (or pip install -e '.[export]')."
+        ) from err
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'SpandrelNet weights {path} do not exist; check the path (relative to the launch '
-                                f'folder {os.getcwd()}).')
+        raise FileNotFoundError(
+            f'SpandrelNet weights {path} do not exist; check the path (relative to the launch folder {os.getcwd()}).'
+        )
     try:
         return spandrel.ModelLoader().load_from_file(path)
     except Exception as err:  # UnsupportedModelError or a corrupt file: say which file and why
-        raise ValueError(f'spandrel cannot load {path} ({type(err).__name__}: {err}); see spandrel\'s list of '
-                         'supported architectures.') from err
+        raise ValueError(
+            f"spandrel cannot load {path} ({type(err).__name__}: {err}); see spandrel's list of "
+            'supported architectures.'
+        ) from err
 
 
 @ARCH_REGISTRY.register()
@@ -57,6 +62,8 @@ class SpandrelNet(nn.Module):
             return [f'path: {err}']
         scale = opt.get('scale')
         if isinstance(scale, int) and descriptor.scale != scale:
-            return [f'path: {block["path"]} is a x{descriptor.scale} {descriptor.architecture.name}, but the specialist '
-                    f'works at scale {scale}; generalist and specialist scales must be equal']
+            return [
+                f'path: {block["path"]} is a x{descriptor.scale} {descriptor.architecture.name}, but the specialist '
+                f'works at scale {scale}; generalist and specialist scales must be equal'
+            ]
         return []

@@ -1,4 +1,5 @@
 """MSRResNet, the modified SRResNet of BasicSR (no batch norm), with BasicSR's key names."""
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -12,8 +13,9 @@ class MSRResNet(nn.Module):
     """Residual blocks without BN, pixel-shuffle upsampling (one x2/x3 step, or two x2 steps for x4), plus the
     bilinearly upsampled input so the network learns the residual."""
 
-    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16,
-                 upscale: int = 4) -> None:
+    def __init__(
+        self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16, upscale: int = 4
+    ) -> None:
         super().__init__()
         if upscale not in (2, 3, 4):
             raise ValueError(f'MSRResNet upscale must be 2, 3 or 4, got {upscale} (check network_g.upscale).')

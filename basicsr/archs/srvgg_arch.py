@@ -1,4 +1,5 @@
 """SRVGGNetCompact, Real-ESRGAN's compact VGG-style SR network (realesr-general-x4v3, realesr-animevideov3)."""
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -28,8 +29,15 @@ class SRVGGNetCompact(nn.Module):
     Registered as `SRVGGNetCompact_basicsr` so the `realesrgan` package can register the plain name itself.
     """
 
-    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_conv: int = 16,
-                 upscale: int = 4, act_type: str = 'prelu') -> None:
+    def __init__(
+        self,
+        num_in_ch: int = 3,
+        num_out_ch: int = 3,
+        num_feat: int = 64,
+        num_conv: int = 16,
+        upscale: int = 4,
+        act_type: str = 'prelu',
+    ) -> None:
         super().__init__()
         self.upscale = upscale
         self.body = nn.ModuleList([nn.Conv2d(num_in_ch, num_feat, 3, 1, 1), _make_activation(act_type, num_feat)])

@@ -1,4 +1,5 @@
 """VGG feature extractor for perceptual and distillation losses, with BasicSR's layer names and torchvision weights."""
+
 import re
 from collections import OrderedDict
 from typing import Optional
@@ -11,13 +12,23 @@ from basicsr.utils.logger import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr.utils.weights_util import load_weight_file, read_weight_file, resolve_weight_file
 
-VGG_BLOCK_DEPTHS = {'vgg11': (1, 1, 2, 2, 2), 'vgg13': (2, 2, 2, 2, 2), 'vgg16': (2, 2, 3, 3, 3),
-                    'vgg19': (2, 2, 4, 4, 4)}  # convs per block, torchvision configs A, B, D, E
+VGG_BLOCK_DEPTHS = {
+    'vgg11': (1, 1, 2, 2, 2),
+    'vgg13': (2, 2, 2, 2, 2),
+    'vgg16': (2, 2, 3, 3, 3),
+    'vgg19': (2, 2, 4, 4, 4),
+}  # convs per block, torchvision configs A, B, D, E
 VGG_BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 TORCHVISION_WEIGHT_FILES = {
-    'vgg11': 'vgg11-8a719046.pth', 'vgg13': 'vgg13-19584684.pth', 'vgg16': 'vgg16-397923af.pth',
-    'vgg19': 'vgg19-dcbb9e9d.pth', 'vgg11_bn': 'vgg11_bn-6002323d.pth', 'vgg13_bn': 'vgg13_bn-abd245e5.pth',
-    'vgg16_bn': 'vgg16_bn-6c64b313.pth', 'vgg19_bn': 'vgg19_bn-c79401a0.pth'}
+    'vgg11': 'vgg11-8a719046.pth',
+    'vgg13': 'vgg13-19584684.pth',
+    'vgg16': 'vgg16-397923af.pth',
+    'vgg19': 'vgg19-dcbb9e9d.pth',
+    'vgg11_bn': 'vgg11_bn-6002323d.pth',
+    'vgg13_bn': 'vgg13_bn-abd245e5.pth',
+    'vgg16_bn': 'vgg16_bn-6c64b313.pth',
+    'vgg19_bn': 'vgg19_bn-c79401a0.pth',
+}
 BLOCK_CHANNELS_KEY = 'block_channels'  # optional entry of a feature file with its own widths (e.g. the demo's slim VGG)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,13 +61,20 @@ def declared_block_channels(path: str) -> tuple[int, ...]:
     """
     channels = read_weight_file(path).get(BLOCK_CHANNELS_KEY, VGG_BLOCK_CHANNELS)
     if len(channels) != len(VGG_BLOCK_CHANNELS) or not all(isinstance(c, int) and c > 0 for c in channels):
-        raise ValueError(f"Weight file {path}: '{BLOCK_CHANNELS_KEY}' must list 5 positive channel counts, one per "
-                         f'VGG block, got {channels!r}.')
+        raise ValueError(
+            f"Weight file {path}: '{BLOCK_CHANNELS_KEY}' must list 5 positive channel counts, one per "
+            f'VGG block, got {channels!r}.'
+        )
     return tuple(channels)
 
 
-def _make_layer(name: str, in_channels: int, pooling_stride: int, inplace: bool,
-                block_channels: tuple[int, ...] = VGG_BLOCK_CHANNELS) -> tuple[nn.Module, int]:
+def _make_layer(
+    name: str,
+    in_channels: int,
+    pooling_stride: int,
+    inplace: bool,
+    block_channels: tuple[int, ...] = VGG_BLOCK_CHANNELS,
+) -> tuple[nn.Module, int]:
     """The module for layer `name` and the channel count it outputs."""
     kind, block = re.match(r'([a-z]+)(\d)', name).groups()
     out_channels = block_channels[int(block) - 1]
@@ -73,10 +91,16 @@ def vgg_weight_file(vgg_type: str, weights_path: Optional[str] = None) -> str:
     """The feature file: `weights_path`, else torchvision's ImageNet file found offline (never downloaded); the
     option checker calls this too, so a missing file stops a run before anything is built."""
     filename = TORCHVISION_WEIGHT_FILES[vgg_type]
-    how_to_get = (f'run python -c "import torchvision; torchvision.models.{vgg_type}'
-                  f'(weights=\'IMAGENET1K_V1\')" (it fills the torch hub cache with {filename})')
-    return resolve_weight_file(filename, explicit_path=weights_path, purpose=f'VGGFeatureExtractor '
-                               f'({vgg_type}, ImageNet features)', how_to_get=how_to_get)
+    how_to_get = (
+        f'run python -c "import torchvision; torchvision.models.{vgg_type}'
+        f"(weights='IMAGENET1K_V1')\" (it fills the torch hub cache with {filename})"
+    )
+    return resolve_weight_file(
+        filename,
+        explicit_path=weights_path,
+        purpose=f'VGGFeatureExtractor ({vgg_type}, ImageNet features)',
+        how_to_get=how_to_get,
+    )
 
 
 @ARCH_REGISTRY.register()
@@ -89,9 +113,18 @@ class VGGFeatureExtractor(nn.Module):
     block widths (`declared_block_channels`); the layers are then built to its widths.
     """
 
-    def __init__(self, layer_name_list: list[str], vgg_type: str = 'vgg19', use_input_norm: bool = True,
-                 range_norm: bool = False, requires_grad: bool = False, remove_pooling: bool = False,
-                 pooling_stride: int = 2, pretrained: bool = True, weights_path: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        layer_name_list: list[str],
+        vgg_type: str = 'vgg19',
+        use_input_norm: bool = True,
+        range_norm: bool = False,
+        requires_grad: bool = False,
+        remove_pooling: bool = False,
+        pooling_stride: int = 2,
+        pretrained: bool = True,
+        weights_path: Optional[str] = None,
+    ) -> None:
         super().__init__()
         self.layer_name_list = list(layer_name_list)
         self.vgg_type = vgg_type
@@ -105,11 +138,14 @@ class VGGFeatureExtractor(nn.Module):
         self.vgg_net = self._build_features(remove_pooling, pooling_stride)
         if path:
             load_weight_file(self.vgg_net, path, strict=True, key_map=self._torchvision_key_to_ours)
-            get_root_logger().info(f'VGGFeatureExtractor({self.vgg_type}, block widths {self.block_channels}) loaded '
-                                   f'weights from {path}.')
+            get_root_logger().info(
+                f'VGGFeatureExtractor({self.vgg_type}, block widths {self.block_channels}) loaded weights from {path}.'
+            )
         elif weights_path:
-            raise ValueError(f'VGGFeatureExtractor got weights_path={weights_path} with pretrained=False; set '
-                             'pretrained to true to load that file, or drop weights_path for random features.')
+            raise ValueError(
+                f'VGGFeatureExtractor got weights_path={weights_path} with pretrained=False; set '
+                'pretrained to true to load that file, or drop weights_path for random features.'
+            )
         else:
             self._init_random_weights()
         if use_input_norm:
@@ -124,8 +160,10 @@ class VGGFeatureExtractor(nn.Module):
             raise ValueError('VGGFeatureExtractor needs at least one layer name in layer_name_list (e.g. conv5_4).')
         unknown = [name for name in self.layer_name_list if name not in self.torchvision_names]
         if unknown:
-            raise ValueError(f'VGGFeatureExtractor({self.vgg_type}) has no layer(s) {unknown}; valid names: '
-                             f"{' '.join(self.torchvision_names)}.")
+            raise ValueError(
+                f'VGGFeatureExtractor({self.vgg_type}) has no layer(s) {unknown}; valid names: '
+                f'{" ".join(self.torchvision_names)}.'
+            )
         pools = [name for name in self.layer_name_list if name.startswith('pool')]
         if remove_pooling and pools:
             raise ValueError(f'VGGFeatureExtractor: layer(s) {pools} requested but remove_pooling=True removes them.')
@@ -136,11 +174,12 @@ class VGGFeatureExtractor(nn.Module):
         deepest = max(self.torchvision_names.index(name) for name in requested)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         channels, previous = 3, None
-        for name in self.torchvision_names[:deepest + 1]:
+        for name in self.torchvision_names[: deepest + 1]:
             if remove_pooling and name.startswith('pool'):
                 continue
-            layers[name], channels = _make_layer(name, channels, pooling_stride, inplace=previous not in requested,
-                                                 block_channels=self.block_channels)
+            layers[name], channels = _make_layer(
+                name, channels, pooling_stride, inplace=previous not in requested, block_channels=self.block_channels
+            )
             previous = name
         return nn.Sequential(layers)
 
@@ -165,7 +204,8 @@ class VGGFeatureExtractor(nn.Module):
         get_root_logger().warning(
             f'VGGFeatureExtractor({self.vgg_type}) built with pretrained=False: its features come from RANDOM weights, '
             'not ImageNet, so perceptual/distillation losses on them carry no learned image statistics. Use this only '
-            'for tests and demos; for training, provide the ImageNet file (see basicsr.utils.weights_util).')
+            'for tests and demos; for training, provide the ImageNet file (see basicsr.utils.weights_util).'
+        )
 
     def train(self, mode: bool = True) -> 'VGGFeatureExtractor':
         """Switch modes, except that a frozen extractor stays in eval (its batch norms must not update)."""

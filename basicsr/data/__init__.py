@@ -1,4 +1,5 @@
 """Datasets, discovered from `*_dataset.py` files and built by name from options, and their data loaders."""
+
 import copy
 import os
 import random
@@ -23,12 +24,13 @@ def build_dataset(dataset_opt: dict) -> Dataset:
     """Build the dataset named by `dataset_opt['type']` from a deep copy of its options."""
     dataset_opt = copy.deepcopy(dataset_opt)
     dataset = DATASET_REGISTRY.get(dataset_opt['type'])(dataset_opt)
-    get_root_logger().info(f"Dataset [{dataset.__class__.__name__}] - {dataset_opt.get('name')} is built.")
+    get_root_logger().info(f'Dataset [{dataset.__class__.__name__}] - {dataset_opt.get("name")} is built.')
     return dataset
 
 
-def _train_loader_args(dataset: Dataset, dataset_opt: dict, num_gpu: int, dist: bool,
-                       sampler: Optional[Sampler], seed: Optional[int]) -> dict:
+def _train_loader_args(
+    dataset: Dataset, dataset_opt: dict, num_gpu: int, dist: bool, sampler: Optional[Sampler], seed: Optional[int]
+) -> dict:
     """Batch size and workers per GPU (times the GPU count in single-process multi-GPU), shuffling, worker seeding."""
     multiplier = 1 if dist else max(num_gpu, 1)
     batch_size = dataset_opt['batch_size_per_gpu'] * multiplier
@@ -41,12 +43,19 @@ def _train_loader_args(dataset: Dataset, dataset_opt: dict, num_gpu: int, dist: 
         num_workers=num_workers,
         sampler=sampler,
         drop_last=True,
-        worker_init_fn=None if seed is None else partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed))
+        worker_init_fn=None if seed is None else partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed),
+    )
 
 
-def build_dataloader(dataset: Dataset, dataset_opt: dict, num_gpu: int = 1, dist: bool = False,
-                     sampler: Optional[Sampler] = None, seed: Optional[int] = None,
-                     collate_fn: Optional[Callable] = None) -> DataLoader:
+def build_dataloader(
+    dataset: Dataset,
+    dataset_opt: dict,
+    num_gpu: int = 1,
+    dist: bool = False,
+    sampler: Optional[Sampler] = None,
+    seed: Optional[int] = None,
+    collate_fn: Optional[Callable] = None,
+) -> DataLoader:
     """Build a loader with BasicSR's rules: training batches per GPU, val/test one image at a time in order.
 
     `num_gpu: 0` (CPU) counts as one device. `prefetch_mode: cpu` returns a PrefetchDataLoader with
@@ -58,8 +67,10 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict, num_gpu: int = 1, dist
     elif phase in ('val', 'test'):
         loader_args = dict(dataset=dataset, batch_size=1, shuffle=False, num_workers=0)
     else:
-        raise ValueError(f"Dataset {dataset_opt.get('name')!r} has phase {phase!r}; use 'train', 'val' or 'test' "
-                         f'(the datasets key should start with one of them).')
+        raise ValueError(
+            f"Dataset {dataset_opt.get('name')!r} has phase {phase!r}; use 'train', 'val' or 'test' "
+            f'(the datasets key should start with one of them).'
+        )
     loader_args['collate_fn'] = collate_fn
     loader_args['pin_memory'] = dataset_opt.get('pin_memory', False)
     loader_args['persistent_workers'] = dataset_opt.get('persistent_workers', False) and loader_args['num_workers'] > 0
@@ -69,8 +80,9 @@ def build_dataloader(dataset: Dataset, dataset_opt: dict, num_gpu: int = 1, dist
         get_root_logger().info(f'Use cpu prefetch dataloader: num_prefetch_queue = {num_prefetch_queue}')
         return PrefetchDataLoader(num_prefetch_queue=num_prefetch_queue, **loader_args)
     if prefetch_mode not in (None, 'cuda'):
-        raise ValueError(f"prefetch_mode {prefetch_mode!r} of dataset {dataset_opt.get('name')!r} is not one of "
-                         f"~, 'cpu', 'cuda'.")
+        raise ValueError(
+            f"prefetch_mode {prefetch_mode!r} of dataset {dataset_opt.get('name')!r} is not one of ~, 'cpu', 'cuda'."
+        )
     return DataLoader(**loader_args)
 
 

@@ -5,6 +5,7 @@ FixedCrop 192 -> Flip -> Flip -> RandomTransposeHW -> CopyValues gt->lq -> Rando
 area, 1/3 each) -> Quantize -> Collect. Only the GT image is read; `dataroot_lq` must hold the same file names
 (the authors' code pairs the two folders), and is usually the same folder.
 """
+
 from typing import Any
 
 from basicsr.data.data_util import ImageFileDataset, images_to_tensors, paired_paths_from_options
@@ -46,8 +47,10 @@ class BlindPairedImageDataset(ImageFileDataset):
         results = self.pipeline({'gt': self.read(gt_path, 'gt'), 'gt_path': gt_path})
         missing = [key for key in ('lq', 'gt') if key not in results]
         if missing:
-            raise PipelineError(f'pipeline: the steps must leave {missing} in the results (e.g. CopyValues gt -> lq, '
-                                f'then Collect keys [lq, gt]); they left {sorted(results)}.')
+            raise PipelineError(
+                f'pipeline: the steps must leave {missing} in the results (e.g. CopyValues gt -> lq, '
+                f'then Collect keys [lq, gt]); they left {sorted(results)}.'
+            )
         results['lq'], results['gt'] = images_to_tensors([results['lq'], results['gt']], self.opt)
         results['gt_path'] = results['lq_path'] = gt_path
         return results
@@ -60,6 +63,7 @@ def _collect_problems(step_opts: Any) -> list[str]:
         if isinstance(step, dict) and step.get('type') == 'Collect' and isinstance(step.get('keys'), list):
             dropped = [key for key in ('lq', 'gt') if key not in step['keys']]
             if dropped:
-                problems.append(f'pipeline[{index}] (Collect): keys must include {dropped}; the dataset returns lq '
-                                f'and gt.')
+                problems.append(
+                    f'pipeline[{index}] (Collect): keys must include {dropped}; the dataset returns lq and gt.'
+                )
     return problems

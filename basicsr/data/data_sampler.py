@@ -1,6 +1,7 @@
 """A distributed sampler that also repeats the dataset, so one 'epoch' of a small dataset lasts many iterations."""
+
 import math
-from typing import Iterator, Sized
+from collections.abc import Iterator, Sized
 
 import torch
 from torch.utils.data.sampler import Sampler
@@ -37,7 +38,7 @@ class EnlargedSampler(Sampler):
         generator.manual_seed(self.epoch)
         positions = torch.randperm(self.total_size, generator=generator).tolist()
         dataset_size = len(self.dataset)
-        own = positions[self.rank:self.total_size:self.num_replicas][self.skip:]
+        own = positions[self.rank : self.total_size : self.num_replicas][self.skip :]
         self.skip = 0
         return iter([pos % dataset_size for pos in own])
 

@@ -3,6 +3,7 @@ policy, and ImageFileDataset, the base class that puts these together for file-b
 
 Folder keys follow BasicSR: `keys=['lq', 'gt']` means the folders come from the options `dataroot_lq` and `dataroot_gt`.
 """
+
 import os.path as osp
 from typing import Any, Callable, Optional, Union
 
@@ -16,7 +17,7 @@ from basicsr.data.transforms import mod_crop
 from basicsr.utils.color_util import bgr2ycbcr
 from basicsr.utils.errors import UserError
 from basicsr.utils.file_client import FileClient
-from basicsr.utils.img_util import ImageDecodeError, img2tensor, imfrombytes
+from basicsr.utils.img_util import ImageDecodeError, imfrombytes, img2tensor
 from basicsr.utils.logger import get_root_logger
 from basicsr.utils.misc import scandir
 
@@ -29,8 +30,9 @@ class BadImageError(UserError, OSError):
     same_on_every_rank = False
 
 
-def read_image(file_client: FileClient, path: str, client_key: str = 'default', float32: bool = True,
-               flag: str = 'color') -> np.ndarray:
+def read_image(
+    file_client: FileClient, path: str, client_key: str = 'default', float32: bool = True, flag: str = 'color'
+) -> np.ndarray:
     """Read and decode one image through `file_client`; any failure becomes a BadImageError naming `path`."""
     try:
         return imfrombytes(file_client.get(path, client_key), flag=flag, float32=float32)
@@ -39,8 +41,13 @@ def read_image(file_client: FileClient, path: str, client_key: str = 'default', 
         raise BadImageError(f"Cannot read image '{path}': {detail}") from err
 
 
-def load_with_bad_image_policy(load_item: Callable[[int], dict], index: int, length: int,
-                               policy: Optional[str], known_bad: Optional[torch.Tensor] = None) -> dict:
+def load_with_bad_image_policy(
+    load_item: Callable[[int], dict],
+    index: int,
+    length: int,
+    policy: Optional[str],
+    known_bad: Optional[torch.Tensor] = None,
+) -> dict:
     """Load sample `index`; with `on_bad_image: skip` an unreadable image is logged and the next sample used instead.
 
     `known_bad` (one flag per sample, in shared memory so loader workers see each other's findings) marks samples
@@ -81,8 +88,9 @@ def images_to_tensors(imgs: list[np.ndarray], opt: dict) -> list[torch.Tensor]:
     return tensors
 
 
-def read_img_seq(path: Union[str, list[str]], require_mod_crop: bool = False, scale: int = 1,
-                 return_imgname: bool = False):
+def read_img_seq(
+    path: Union[str, list[str]], require_mod_crop: bool = False, scale: int = 1, return_imgname: bool = False
+):
     """Read a folder (sorted) or a list of images into a (T, C, H, W) RGB float tensor in [0, 1]."""
     img_paths = path if isinstance(path, list) else sorted(scandir(path, full_path=True))
     disk = FileClient('disk')
@@ -98,8 +106,9 @@ def read_img_seq(path: Union[str, list[str]], require_mod_crop: bool = False, sc
 def require_folder(folder: str, key: str) -> None:
     """Fail with the option key (`dataroot_<key>`) when a dataset folder is missing."""
     if not folder or not osp.isdir(folder):
-        raise FileNotFoundError(f"dataroot_{key}: folder '{folder}' does not exist; "
-                                'fix the path in the dataset options.')
+        raise FileNotFoundError(
+            f"dataroot_{key}: folder '{folder}' does not exist; fix the path in the dataset options."
+        )
 
 
 def _listed_files(folder: str, key: str) -> list[str]:
@@ -115,15 +124,22 @@ def _lq_name(gt_name: str, filename_tmpl: str) -> str:
     return f'{filename_tmpl.format(basename)}{ext}'
 
 
-def _pair_error(keys: list[str], folders: list[str], counts: tuple[int, int], filename_tmpl: str,
-                gt_unpaired: list[str], input_unpaired: list[str]) -> ValueError:
+def _pair_error(
+    keys: list[str],
+    folders: list[str],
+    counts: tuple[int, int],
+    filename_tmpl: str,
+    gt_unpaired: list[str],
+    input_unpaired: list[str],
+) -> ValueError:
     (input_key, gt_key), (input_folder, gt_folder) = keys, folders
     return ValueError(
         f"{input_key} and {gt_key} images do not pair up: {counts[0]} in dataroot_{input_key} '{input_folder}', "
         f"{counts[1]} in dataroot_{gt_key} '{gt_folder}' (filename_tmpl '{filename_tmpl}'). "
         f'{gt_key} without {input_key}: {gt_unpaired[:_SHOWN_NAMES] or "none"}; '
         f'{input_key} without {gt_key}: {input_unpaired[:_SHOWN_NAMES] or "none"}. '
-        f'Make the names match (input name = filename_tmpl.format(gt basename) + ext) or remove the extra files.')
+        f'Make the names match (input name = filename_tmpl.format(gt basename) + ext) or remove the extra files.'
+    )
 
 
 def paired_paths_from_folder(folders: list[str], keys: list[str], filename_tmpl: str) -> list[dict]:
@@ -137,42 +153,53 @@ def paired_paths_from_folder(folders: list[str], keys: list[str], filename_tmpl:
     input_unpaired = sorted(input_set - set(expected.values()))
     if gt_unpaired or len(input_names) != len(gt_names):
         raise _pair_error(keys, folders, (len(input_names), len(gt_names)), filename_tmpl, gt_unpaired, input_unpaired)
-    return [{f'{input_key}_path': osp.join(input_folder, lq_name), f'{gt_key}_path': osp.join(gt_folder, gt_name)}
-            for gt_name, lq_name in expected.items()]
+    return [
+        {f'{input_key}_path': osp.join(input_folder, lq_name), f'{gt_key}_path': osp.join(gt_folder, gt_name)}
+        for gt_name, lq_name in expected.items()
+    ]
 
 
 def read_meta_info_names(meta_info_file: str, option: str) -> list[str]:
     """First whitespace-separated token of each non-empty line (BasicSR meta-info format: 'name.png (h,w,c) level')."""
     if not osp.isfile(meta_info_file):
         raise FileNotFoundError(f"{option}: meta info file '{meta_info_file}' does not exist.")
-    with open(meta_info_file, 'r') as fin:
+    with open(meta_info_file) as fin:
         names = [line.strip().split(' ')[0] for line in fin if line.strip()]
     if not names:
         raise ValueError(f"{option}: meta info file '{meta_info_file}' lists no images.")
     return names
 
 
-def paired_paths_from_meta_info_file(folders: list[str], keys: list[str], meta_info_file: str,
-                                     filename_tmpl: str) -> list[dict]:
+def paired_paths_from_meta_info_file(
+    folders: list[str], keys: list[str], meta_info_file: str, filename_tmpl: str
+) -> list[dict]:
     """Pair the GT names listed in `meta_info_file` with input names from `filename_tmpl` (files are not stat-ed)."""
     (input_folder, gt_folder), (input_key, gt_key) = folders, keys
     require_folder(input_folder, input_key)
     require_folder(gt_folder, gt_key)
     gt_names = read_meta_info_names(meta_info_file, 'meta_info_file')
-    return [{f'{input_key}_path': osp.join(input_folder, _lq_name(gt_name, filename_tmpl)),
-             f'{gt_key}_path': osp.join(gt_folder, gt_name)} for gt_name in gt_names]
+    return [
+        {
+            f'{input_key}_path': osp.join(input_folder, _lq_name(gt_name, filename_tmpl)),
+            f'{gt_key}_path': osp.join(gt_folder, gt_name),
+        }
+        for gt_name in gt_names
+    ]
 
 
 def _lmdb_keys(folder: str, key: str) -> list[str]:
     """Keys of an lmdb database: the names in its meta_info.txt without extension."""
     if not str(folder).endswith('.lmdb'):
-        raise ValueError(f"dataroot_{key}: '{folder}' is not an lmdb folder (name must end with .lmdb) "
-                         f'but io_backend type is lmdb.')
+        raise ValueError(
+            f"dataroot_{key}: '{folder}' is not an lmdb folder (name must end with .lmdb) but io_backend type is lmdb."
+        )
     require_folder(folder, key)
     meta_path = osp.join(folder, 'meta_info.txt')
     if not osp.isfile(meta_path):
-        raise FileNotFoundError(f"dataroot_{key}: lmdb '{folder}' has no meta_info.txt; "
-                                f'create it with scripts/data_preparation/create_lmdb.py.')
+        raise FileNotFoundError(
+            f"dataroot_{key}: lmdb '{folder}' has no meta_info.txt; "
+            f'create it with scripts/data_preparation/create_lmdb.py.'
+        )
     return [osp.splitext(name)[0] for name in read_meta_info_names(meta_path, f'dataroot_{key}')]
 
 
@@ -182,8 +209,14 @@ def paired_paths_from_lmdb(folders: list[str], keys: list[str]) -> list[dict]:
     input_keys = set(_lmdb_keys(input_folder, input_key))
     gt_keys = set(_lmdb_keys(gt_folder, gt_key))
     if input_keys != gt_keys:
-        raise _pair_error(keys, folders, (len(input_keys), len(gt_keys)), '{}',
-                          sorted(gt_keys - input_keys), sorted(input_keys - gt_keys))
+        raise _pair_error(
+            keys,
+            folders,
+            (len(input_keys), len(gt_keys)),
+            '{}',
+            sorted(gt_keys - input_keys),
+            sorted(input_keys - gt_keys),
+        )
     return [{f'{input_key}_path': lmdb_key, f'{gt_key}_path': lmdb_key} for lmdb_key in sorted(input_keys)]
 
 
@@ -246,16 +279,18 @@ class ImageFileDataset(data.Dataset):
     def read(self, path: str, client_key: str) -> np.ndarray:
         """Read one image as float32 BGR in [0, 1], opening the FileClient in the worker process on first use."""
         if self.file_client is None:
-            self.file_client = make_file_client(self.io_backend_opt, list(self.lmdb_roots.values()),
-                                                list(self.lmdb_roots))
+            self.file_client = make_file_client(
+                self.io_backend_opt, list(self.lmdb_roots.values()), list(self.lmdb_roots)
+            )
         return read_image(self.file_client, path, client_key)
 
     def load_sample(self, index: int) -> dict[str, Any]:
         raise NotImplementedError(f'{type(self).__name__} must implement load_sample(index).')
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return load_with_bad_image_policy(self.load_sample, index, len(self), self.opt.get('on_bad_image'),
-                                          self.known_bad)
+        return load_with_bad_image_policy(
+            self.load_sample, index, len(self), self.opt.get('on_bad_image'), self.known_bad
+        )
 
     def __len__(self) -> int:
         return len(self.paths)

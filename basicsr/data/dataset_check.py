@@ -5,6 +5,7 @@ scale ratio of every pair, finds images smaller than the training crop, unreadab
 each training loader's epoch length. Every problem names its YAML key and the fix. `scripts/check_dataset.py` and
 `train.py --check-data` print `format_report(inspect_datasets(opt))`.
 """
+
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,17 +13,37 @@ from os import path as osp
 from typing import Optional
 
 from basicsr.data.data_sampler import iterations_per_epoch
-from basicsr.data.dataset_scan import (REALSR_RAW_NAME, DatasetProblem, ImageSource, dataset_roles, decoded_roles,
-                                       list_source, measure_sources, pair_sources, sample_evenly, shown, train_crop)
+from basicsr.data.dataset_scan import (
+    REALSR_RAW_NAME,
+    DatasetProblem,
+    ImageSource,
+    dataset_roles,
+    decoded_roles,
+    list_source,
+    measure_sources,
+    pair_sources,
+    sample_evenly,
+    shown,
+    train_crop,
+)
 from basicsr.utils.errors import UserError
 
-__all__ = ['DatasetProblem', 'DatasetSummary', 'DataCheckReport', 'DatasetCheckError', 'inspect_datasets',
-           'check_datasets', 'format_report', 'raise_on_errors']
+__all__ = [
+    'DatasetProblem',
+    'DatasetSummary',
+    'DataCheckReport',
+    'DatasetCheckError',
+    'inspect_datasets',
+    'check_datasets',
+    'format_report',
+    'raise_on_errors',
+]
 
 
 @dataclass
 class DatasetSummary:
     """What one dataset block will load: image count and root per role, training crop, epoch length."""
+
     key: str
     type: str
     counts: dict[str, int] = field(default_factory=dict)
@@ -36,6 +57,7 @@ class DatasetSummary:
 @dataclass
 class DataCheckReport:
     """Summaries of all datasets and every problem found, with the world size the epoch estimates assume."""
+
     summaries: list[DatasetSummary]
     problems: list[DatasetProblem]
     world_size: int = 1
@@ -63,8 +85,9 @@ class _Settings:
     world_size: int
 
 
-def _ratio_problem(where: str, pairs: list, gt: ImageSource, lq: ImageSource, scale: int,
-                   exact: bool) -> list[DatasetProblem]:
+def _ratio_problem(
+    where: str, pairs: list, gt: ImageSource, lq: ImageSource, scale: int, exact: bool
+) -> list[DatasetProblem]:
     """Pairs whose GT is not `scale` times the LQ (exactly in training; up to scale-1 extra pixels when evaluating)."""
     bad, ratios = [], set()
     for g, q in pairs:
@@ -92,10 +115,14 @@ def _crop_problem(source: ImageSource, crop: tuple[int, int], crop_key: str) -> 
     small = [f'{n} ({h}x{w})' for n, (h, w) in source.sizes.items() if h < crop[0] or w < crop[1]]
     if not small:
         return []
-    return [DatasetProblem(source.option_key, f'{len(small)} images are smaller than the training crop {crop_key}='
-                                              f'{crop[0]}x{crop[1]}: {shown(small)}',
-                           f'remove them, lower {crop_key}, or re-extract sub-images with extract_subimages.py '
-                           f'--crop-size {max(crop)} or more')]
+    return [
+        DatasetProblem(
+            source.option_key,
+            f'{len(small)} images are smaller than the training crop {crop_key}={crop[0]}x{crop[1]}: {shown(small)}',
+            f'remove them, lower {crop_key}, or re-extract sub-images with extract_subimages.py '
+            f'--crop-size {max(crop)} or more',
+        )
+    ]
 
 
 def _unreadable_problem(source: ImageSource, skipped_by_loader: bool) -> list[DatasetProblem]:
@@ -104,22 +131,30 @@ def _unreadable_problem(source: ImageSource, skipped_by_loader: bool) -> list[Da
         return []
     bad = [f'{n} ({why})' for n, why in sorted(source.unreadable.items())]
     effect = 'the loader skips them (on_bad_image: skip)' if skipped_by_loader else 'training stops when one is drawn'
-    return [DatasetProblem(source.option_key, f'{len(bad)} unreadable files in {source.root}: {shown(bad)}',
-                           f'delete or replace them; {effect}', 'warning' if skipped_by_loader else 'error')]
+    return [
+        DatasetProblem(
+            source.option_key,
+            f'{len(bad)} unreadable files in {source.root}: {shown(bad)}',
+            f'delete or replace them; {effect}',
+            'warning' if skipped_by_loader else 'error',
+        )
+    ]
 
 
 def _mixed_realsr_problem(source: ImageSource) -> list[DatasetProblem]:
     kinds = {m.group(1)[:2] for m in (REALSR_RAW_NAME.search(osp.splitext(n)[0]) for n in source.names) if m}
     if kinds != {'HR', 'LR'}:
         return []
-    return [DatasetProblem(source.option_key, f'{source.root} mixes *_HR and *_LR* files (raw RealSR layout), so the '
-                                              'loader would read HR images as LR',
-                           f'run scripts/data_preparation/split_realsr.py --input {source.root} and point the key at '
-                           'its LR/ folder')]
+    return [
+        DatasetProblem(
+            source.option_key,
+            f'{source.root} mixes *_HR and *_LR* files (raw RealSR layout), so the loader would read HR images as LR',
+            f'run scripts/data_preparation/split_realsr.py --input {source.root} and point the key at its LR/ folder',
+        )
+    ]
 
 
-def _epoch_length(block: dict, num_items: int, world_size: int,
-                  gpus_per_process: int = 1) -> tuple[Optional[int], str]:
+def _epoch_length(block: dict, num_items: int, world_size: int, gpus_per_process: int = 1) -> tuple[Optional[int], str]:
     """Iterations per epoch as the training loader counts them (`iterations_per_epoch`); one process driving several
     GPUs (num_gpu > 1 without a launcher) draws batch_size_per_gpu x num_gpu per iteration."""
     batch = block.get('batch_size_per_gpu')
@@ -185,27 +220,46 @@ def _duplicate_problems(sources: list[tuple[str, ImageSource]]) -> list[DatasetP
         for key, src, name in users:
             if train_keys and not _phase_is_train(key):
                 leaks[src.option_key].add((name, ', '.join(sorted(train_keys))))
-    problems = [DatasetProblem(k, f'identical files ({len(v)} groups): {shown(v)}',
-                               'delete the copies; duplicates weight those images twice', 'warning')
-                for k, v in same_root.items()]
-    problems += [DatasetProblem(k, f'{len(v)} images are also training images of {sorted(v)[0][1]}: '
-                                   f'{shown(sorted(n for n, _ in v))}',
-                                'evaluate on held-out images (split_realsr.py --val-count writes a disjoint split)',
-                                'warning') for k, v in leaks.items()]
+    problems = [
+        DatasetProblem(
+            k,
+            f'identical files ({len(v)} groups): {shown(v)}',
+            'delete the copies; duplicates weight those images twice',
+            'warning',
+        )
+        for k, v in same_root.items()
+    ]
+    problems += [
+        DatasetProblem(
+            k,
+            f'{len(v)} images are also training images of {sorted(v)[0][1]}: {shown(sorted(n for n, _ in v))}',
+            'evaluate on held-out images (split_realsr.py --val-count writes a disjoint split)',
+            'warning',
+        )
+        for k, v in leaks.items()
+    ]
     return problems
 
 
-def _sampled_jobs(sources: dict[str, ImageSource], pairs: Optional[list],
-                  max_images: Optional[int]) -> list[tuple[ImageSource, list[str]]]:
+def _sampled_jobs(
+    sources: dict[str, ImageSource], pairs: Optional[list], max_images: Optional[int]
+) -> list[tuple[ImageSource, list[str]]]:
     """Names to measure per source: a sample of each root, plus both sides of a sample of the pairs."""
     chosen = sample_evenly(pairs or [], max_images) if len(sources) == 2 else []
     paired = {'gt': [g for g, _ in chosen], 'lq': [q for _, q in chosen]}
-    return [(src, sorted(set(sample_evenly(src.names, max_images)) | set(paired[role])))
-            for role, src in sources.items()]
+    return [
+        (src, sorted(set(sample_evenly(src.names, max_images)) | set(paired[role]))) for role, src in sources.items()
+    ]
 
 
-def _judge(where: str, block: dict, sources: dict[str, ImageSource], pairs: Optional[list], scale: Optional[int],
-           is_train: bool) -> list[DatasetProblem]:
+def _judge(
+    where: str,
+    block: dict,
+    sources: dict[str, ImageSource],
+    pairs: Optional[list],
+    scale: Optional[int],
+    is_train: bool,
+) -> list[DatasetProblem]:
     """Problems visible once sizes are measured: unreadable files, wrong ratios, images below the crop."""
     skipped = block.get('on_bad_image') == 'skip'
     problems = [p for src in sources.values() for p in _unreadable_problem(src, skipped)]
@@ -220,15 +274,23 @@ def _judge(where: str, block: dict, sources: dict[str, ImageSource], pairs: Opti
     return problems
 
 
-def _inspect_dataset(dataset_key: str, block: dict, opt: dict,
-                     settings: _Settings) -> tuple[DatasetSummary, list[DatasetProblem], dict[str, ImageSource]]:
+def _inspect_dataset(
+    dataset_key: str, block: dict, opt: dict, settings: _Settings
+) -> tuple[DatasetSummary, list[DatasetProblem], dict[str, ImageSource]]:
     """Summary, problems and the decoded image sources of one dataset block."""
     where = f'datasets.{dataset_key}'
     summary = DatasetSummary(where, str(block.get('type', '?')))
     roles = dataset_roles(block)
     if not roles:
-        return summary, [DatasetProblem(where, 'neither dataroot_gt nor dataroot_lq is set',
-                                        'set the image folder(s) this dataset reads')], {}
+        return (
+            summary,
+            [
+                DatasetProblem(
+                    where, 'neither dataroot_gt nor dataroot_lq is set', 'set the image folder(s) this dataset reads'
+                )
+            ],
+            {},
+        )
     sources, problems = {}, []
     for role in roles:
         src, found = list_source(block, role, where)
@@ -241,8 +303,9 @@ def _inspect_dataset(dataset_key: str, block: dict, opt: dict,
         pairs, found = pair_sources(block, sources['gt'], sources['lq'], where)
         problems += found
     decoded = {role: src for role, src in sources.items() if role in decoded_roles(block)}
-    measure_sources(_sampled_jobs(decoded, pairs, settings.max_images), settings.decode, settings.n_thread,
-                    settings.progress)
+    measure_sources(
+        _sampled_jobs(decoded, pairs, settings.max_images), settings.decode, settings.n_thread, settings.progress
+    )
     is_train = _phase_is_train(dataset_key)
     problems += _judge(where, block, decoded, pairs, block.get('scale', opt.get('scale')), is_train)
     summary.num_items = len(pairs) if pairs is not None else max(summary.counts.values(), default=0)
@@ -250,14 +313,21 @@ def _inspect_dataset(dataset_key: str, block: dict, opt: dict,
         summary.crop = (train_crop(block, decoded_roles(block)[0]) or (None,))[0]
         num_gpu = opt.get('num_gpu')
         gpus = num_gpu if isinstance(num_gpu, int) and not isinstance(num_gpu, bool) and num_gpu > 1 else 1
-        summary.iters_per_epoch, summary.epoch_formula = _epoch_length(block, summary.num_items, settings.world_size,
-                                                                       gpus)
+        summary.iters_per_epoch, summary.epoch_formula = _epoch_length(
+            block, summary.num_items, settings.world_size, gpus
+        )
     return summary, problems, decoded
 
 
-def inspect_datasets(opt: dict, decode: bool = False, max_images: Optional[int] = None,
-                     find_duplicates: Optional[bool] = None, n_thread: int = 8, world_size: Optional[int] = None,
-                     progress: bool = False) -> DataCheckReport:
+def inspect_datasets(
+    opt: dict,
+    decode: bool = False,
+    max_images: Optional[int] = None,
+    find_duplicates: Optional[bool] = None,
+    n_thread: int = 8,
+    world_size: Optional[int] = None,
+    progress: bool = False,
+) -> DataCheckReport:
     """Check every dataset in `opt['datasets']`; `max_images` measures only that many images per root (quick mode).
 
     Duplicates are searched (reading only files of equal size in full) unless `find_duplicates` is False; by default
@@ -271,8 +341,13 @@ def inspect_datasets(opt: dict, decode: bool = False, max_images: Optional[int] 
         problems.append(DatasetProblem('datasets', 'the options define no datasets', 'add a datasets: section'))
     for dataset_key, block in datasets.items():
         if not isinstance(block, dict):
-            problems.append(DatasetProblem(f'datasets.{dataset_key}', 'expected a mapping of dataset options',
-                                           'indent the dataset options under the key'))
+            problems.append(
+                DatasetProblem(
+                    f'datasets.{dataset_key}',
+                    'expected a mapping of dataset options',
+                    'indent the dataset options under the key',
+                )
+            )
             continue
         summary, found, sources = _inspect_dataset(dataset_key, block, opt, settings)
         summaries.append(summary)

@@ -3,22 +3,39 @@
 Each dataset class lists the keys it reads beyond the shared ones in a class attribute `option_keys`; classes without
 it (e.g. those registered by the `realesrgan` package) are not checked.
 """
+
 from typing import Any
 
 DATAROOT_PREFIX = 'dataroot_'
 BAD_IMAGE_POLICIES = ('raise', 'skip')
 
-COMMON_DATASET_KEYS: frozenset[str] = frozenset({
-    # identity and phase, filled by the option parser
-    'name', 'type', 'phase', 'scale',
-    # storage and file listing
-    'io_backend', 'meta_info_file', 'filename_tmpl', 'on_bad_image',
-    # tensor post-processing
-    'mean', 'std', 'color',
-    # data loader (build_dataloader and the training pipeline's sampler)
-    'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu', 'dataset_enlarge_ratio', 'prefetch_mode',
-    'num_prefetch_queue', 'pin_memory', 'persistent_workers',
-})
+COMMON_DATASET_KEYS: frozenset[str] = frozenset(
+    {
+        # identity and phase, filled by the option parser
+        'name',
+        'type',
+        'phase',
+        'scale',
+        # storage and file listing
+        'io_backend',
+        'meta_info_file',
+        'filename_tmpl',
+        'on_bad_image',
+        # tensor post-processing
+        'mean',
+        'std',
+        'color',
+        # data loader (build_dataloader and the training pipeline's sampler)
+        'use_shuffle',
+        'num_worker_per_gpu',
+        'batch_size_per_gpu',
+        'dataset_enlarge_ratio',
+        'prefetch_mode',
+        'num_prefetch_queue',
+        'pin_memory',
+        'persistent_workers',
+    }
+)
 
 
 def is_common_dataset_key(key: str) -> bool:
@@ -42,7 +59,7 @@ def check_common_dataset_options(opt: dict[str, Any]) -> list[str]:
     if opt.get('color') not in (None, 'y'):
         problems.append(f"color: {opt['color']!r} is not supported; use 'y' or leave it out for BGR->RGB")
     if (opt.get('on_bad_image') or 'raise') not in BAD_IMAGE_POLICIES:
-        problems.append(f"on_bad_image: {opt['on_bad_image']!r} is not one of {', '.join(BAD_IMAGE_POLICIES)}")
+        problems.append(f'on_bad_image: {opt["on_bad_image"]!r} is not one of {", ".join(BAD_IMAGE_POLICIES)}')
     return problems
 
 
@@ -50,5 +67,5 @@ def validate_dataset_options(dataset_cls: type, opt: dict[str, Any]) -> None:
     """Raise ValueError listing `dataset_cls.check_options(opt)` problems, for datasets built without option checks."""
     problems = dataset_cls.check_options(opt)
     if problems:
-        where = f"datasets.{opt['name']}" if 'name' in opt else dataset_cls.__name__
+        where = f'datasets.{opt["name"]}' if 'name' in opt else dataset_cls.__name__
         raise ValueError(f'Invalid options for {dataset_cls.__name__}: ' + '; '.join(f'{where}.{p}' for p in problems))

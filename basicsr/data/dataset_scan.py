@@ -4,13 +4,15 @@ The reading rules follow BasicSR's path helpers (folder scan, meta-info file, lm
 that `basicsr.data.dataset_check` judges exactly the files a loader would open. Image sizes come from PNG/JPEG headers
 (cheap enough for 100k files) or from a full decode.
 """
+
 import os
 import re
 import struct
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import path as osp
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -32,6 +34,7 @@ REALSR_RAW_NAME = re.compile(r'_(HR|LR\d)$')
 @dataclass(frozen=True)
 class DatasetProblem:
     """One thing wrong with the data: where (YAML key path), what, and how to fix it."""
+
     key: str
     message: str
     fix: str
@@ -44,6 +47,7 @@ class DatasetProblem:
 @dataclass
 class ImageSource:
     """One image root a dataset reads: its option key, backend, the names it will load and their measured sizes."""
+
     option_key: str
     root: str
     backend: str
@@ -166,13 +170,16 @@ def meta_info_key(block: dict) -> Optional[str]:
     """The option naming the dataset's meta-info file, if one is set: `meta_info_file`, or Real-ESRGAN's `meta_info`
     (BlindPairedImageDataset takes either)."""
     base = base_type(block)
-    candidates = {'RealESRGANDataset': ('meta_info',), 'RealESRGANPairedDataset': ('meta_info',),
-                  'BlindPairedImageDataset': ('meta_info_file', 'meta_info')}.get(base, ('meta_info_file',))
+    candidates = {
+        'RealESRGANDataset': ('meta_info',),
+        'RealESRGANPairedDataset': ('meta_info',),
+        'BlindPairedImageDataset': ('meta_info_file', 'meta_info'),
+    }.get(base, ('meta_info_file',))
     return next((key for key in candidates if block.get(key) is not None), None)
 
 
 def _read_meta_lines(path: str) -> list[str]:
-    with open(path, 'r') as f:
+    with open(path) as f:
         return [line.strip() for line in f if line.strip()]
 
 
@@ -181,25 +188,54 @@ def _missing_root_problem(key: str, root: str) -> DatasetProblem:
     while parent and not osp.isdir(parent) and parent != osp.dirname(parent):
         parent = osp.dirname(parent)
     hint = f'; nearest existing folder {parent} holds: {shown(sorted(os.listdir(parent)))}' if osp.isdir(parent) else ''
-    return DatasetProblem(key, f'{root} does not exist (relative paths are taken from the launch directory '
-                               f'{os.getcwd()}){hint}',
-                          'prepare the data as datasets/README.md describes, or correct the path in the option file')
+    return DatasetProblem(
+        key,
+        f'{root} does not exist (relative paths are taken from the launch directory {os.getcwd()}){hint}',
+        'prepare the data as datasets/README.md describes, or correct the path in the option file',
+    )
 
 
 def _list_lmdb(key: str, root: str) -> tuple[list[str], dict, list[DatasetProblem]]:
     if not root.endswith('.lmdb'):
-        return [], {}, [DatasetProblem(key, f'io_backend is lmdb but {root} does not end with .lmdb',
-                                       'point the key at the .lmdb folder made by create_lmdb.py, or set '
-                                       'io_backend.type: disk for an image folder')]
+        return (
+            [],
+            {},
+            [
+                DatasetProblem(
+                    key,
+                    f'io_backend is lmdb but {root} does not end with .lmdb',
+                    'point the key at the .lmdb folder made by create_lmdb.py, or set '
+                    'io_backend.type: disk for an image folder',
+                )
+            ],
+        )
     if not osp.isfile(osp.join(root, META_INFO_NAME)):
-        return [], {}, [DatasetProblem(key, f'lmdb {root} has no {META_INFO_NAME}, which lists its keys',
-                                       'recreate it with scripts/data_preparation/create_lmdb.py (it writes '
-                                       f'{META_INFO_NAME}), or write one with generate_meta_info.py')]
+        return (
+            [],
+            {},
+            [
+                DatasetProblem(
+                    key,
+                    f'lmdb {root} has no {META_INFO_NAME}, which lists its keys',
+                    'recreate it with scripts/data_preparation/create_lmdb.py (it writes '
+                    f'{META_INFO_NAME}), or write one with generate_meta_info.py',
+                )
+            ],
+        )
     try:
         entries = read_meta_info(root)
     except ValueError as err:
-        return [], {}, [DatasetProblem(key, f'{osp.join(root, META_INFO_NAME)}: {err}',
-                                       'recreate the lmdb with scripts/data_preparation/create_lmdb.py')]
+        return (
+            [],
+            {},
+            [
+                DatasetProblem(
+                    key,
+                    f'{osp.join(root, META_INFO_NAME)}: {err}',
+                    'recreate the lmdb with scripts/data_preparation/create_lmdb.py',
+                )
+            ],
+        )
     return [e.key for e in entries], {e.key: e.shape[:2] for e in entries}, []
 
 
@@ -208,8 +244,13 @@ def _list_meta_file(key: str, block: dict, root: str, role: str) -> tuple[list[s
     meta_path = block[meta_key]
     where = f'{key.rsplit(".", 1)[0]}.{meta_key}'
     if not osp.isfile(meta_path):
-        return [], [DatasetProblem(where, f'{meta_path} does not exist',
-                                   'write it with scripts/data_preparation/generate_meta_info.py or remove the key')]
+        return [], [
+            DatasetProblem(
+                where,
+                f'{meta_path} does not exist',
+                'write it with scripts/data_preparation/generate_meta_info.py or remove the key',
+            )
+        ]
     lines = _read_meta_lines(meta_path)
     if base_type(block) == 'RealESRGANPairedDataset':
         names = [line.split(', ')[0 if role == 'gt' else 1] for line in lines if ', ' in line]
@@ -217,9 +258,13 @@ def _list_meta_file(key: str, block: dict, root: str, role: str) -> tuple[list[s
         names = [line.split(' ')[0] for line in lines]
     missing = [n for n in names if not osp.isfile(osp.join(root, n))]
     if missing:
-        return names, [DatasetProblem(where, f'{len(missing)} of {len(names)} files it lists are not in {root}: '
-                                             f'{shown(missing)}',
-                                      f'regenerate {meta_path} with generate_meta_info.py from the folder you use')]
+        return names, [
+            DatasetProblem(
+                where,
+                f'{len(missing)} of {len(names)} files it lists are not in {root}: {shown(missing)}',
+                f'regenerate {meta_path} with generate_meta_info.py from the folder you use',
+            )
+        ]
     return names, []
 
 
@@ -230,10 +275,16 @@ def _reads_meta_for(block: dict, role: str) -> bool:
 
 def _unset_root_problem(block: dict, role: str, key: str) -> DatasetProblem:
     if role == 'lq' and base_type(block) in NAMES_ONLY_LQ_TYPES:
-        return DatasetProblem(key, f'{block.get("type")} pairs LQ and GT file names but the key is not set',
-                              'set dataroot_lq to the same folder as dataroot_gt (only its file names are used)')
-    return DatasetProblem(key, f'{block.get("type")} reads {role.upper()} images but the key is not set',
-                          f'set dataroot_{role} to the folder of {role.upper()} images')
+        return DatasetProblem(
+            key,
+            f'{block.get("type")} pairs LQ and GT file names but the key is not set',
+            'set dataroot_lq to the same folder as dataroot_gt (only its file names are used)',
+        )
+    return DatasetProblem(
+        key,
+        f'{block.get("type")} reads {role.upper()} images but the key is not set',
+        f'set dataroot_{role} to the folder of {role.upper()} images',
+    )
 
 
 def _folder_names(block: dict, root: str) -> list[str]:
@@ -260,8 +311,13 @@ def list_source(block: dict, role: str, where: str) -> tuple[Optional[ImageSourc
         if problems:
             return None, problems
     elif root.endswith('.lmdb') or osp.isfile(osp.join(root, 'data.mdb')):
-        return None, [DatasetProblem(key, f'{root} is an lmdb but io_backend.type is {backend}',
-                                     'set io_backend: {type: lmdb} for this dataset')]
+        return None, [
+            DatasetProblem(
+                key,
+                f'{root} is an lmdb but io_backend.type is {backend}',
+                'set io_backend: {type: lmdb} for this dataset',
+            )
+        ]
     elif meta_info_key(block) and _reads_meta_for(block, role):
         names, problems = _list_meta_file(key, block, root, role)
     else:
@@ -273,8 +329,11 @@ def list_source(block: dict, role: str, where: str) -> tuple[Optional[ImageSourc
 def _empty_folder_problem(key: str, root: str) -> DatasetProblem:
     subdirs = sorted(e.name for e in os.scandir(root) if e.is_dir())
     hint = f'; it has subfolders {shown(subdirs)}' if subdirs else ''
-    return DatasetProblem(key, f'{root} holds no image files (sub-folders are not searched){hint}',
-                          'point the key at the folder that holds the images themselves')
+    return DatasetProblem(
+        key,
+        f'{root} holds no image files (sub-folders are not searched){hint}',
+        'point the key at the folder that holds the images themselves',
+    )
 
 
 def _lq_name(gt_name: str, template: str) -> str:
@@ -313,11 +372,21 @@ def pair_sources(block: dict, gt: ImageSource, lq: ImageSource, where: str) -> t
     names_must_match = gt.backend == 'lmdb' or not meta_info_key(block)
     no_gt = sorted(lq_set - set(lq_for.values())) if names_must_match else []
     if no_lq:
-        problems.append(DatasetProblem(f'{where}.dataroot_lq', f'{len(no_lq)} of {len(gt.names)} GT images have no '
-                                                              f'LQ partner in {lq.root}: {shown(no_lq)}', fix))
+        problems.append(
+            DatasetProblem(
+                f'{where}.dataroot_lq',
+                f'{len(no_lq)} of {len(gt.names)} GT images have no LQ partner in {lq.root}: {shown(no_lq)}',
+                fix,
+            )
+        )
     if no_gt:
-        problems.append(DatasetProblem(f'{where}.dataroot_gt', f'{len(no_gt)} LQ images in {lq.root} have no GT '
-                                                              f'partner in {gt.root}: {shown(no_gt)}', fix))
+        problems.append(
+            DatasetProblem(
+                f'{where}.dataroot_gt',
+                f'{len(no_gt)} LQ images in {lq.root} have no GT partner in {gt.root}: {shown(no_gt)}',
+                fix,
+            )
+        )
     return pairs, problems
 
 
@@ -331,6 +400,7 @@ def _measure_file(source: ImageSource, name: str, decode: bool) -> tuple[Optiona
 def _measure_lmdb(source: ImageSource, names: list[str], decode: bool) -> None:
     """Check that every key is in the database; with `decode`, decode each value and take its real size."""
     import lmdb  # optional dependency, needed only when a dataset uses io_backend lmdb
+
     if not names:
         return
     try:
@@ -353,14 +423,16 @@ def _measure_lmdb(source: ImageSource, names: list[str], decode: bool) -> None:
         env.close()
 
 
-def measure_sources(jobs: list[tuple[ImageSource, list[str]]], decode: bool = False, n_thread: int = 8,
-                    progress: bool = False) -> None:
+def measure_sources(
+    jobs: list[tuple[ImageSource, list[str]]], decode: bool = False, n_thread: int = 8, progress: bool = False
+) -> None:
     """Fill `sizes` / `unreadable` of each source for the given names (headers only unless `decode`)."""
     disk_jobs = [(src, name) for src, names in jobs if src.backend != 'lmdb' for name in names]
     with ThreadPoolExecutor(max(1, n_thread)) as pool:
         results = pool.map(lambda job: _measure_file(job[0], job[1], decode), disk_jobs)
-        bar = tqdm(zip(disk_jobs, results), total=len(disk_jobs), unit='image', desc='Check images',
-                   disable=not progress)
+        bar = tqdm(
+            zip(disk_jobs, results), total=len(disk_jobs), unit='image', desc='Check images', disable=not progress
+        )
         for (src, name), (size, error) in bar:
             if size is None:
                 src.unreadable[name] = error

@@ -1,4 +1,5 @@
 """LQ/GT image pairs from folders, a meta-info file or lmdb databases (BasicSR's PairedImageDataset)."""
+
 from typing import Any
 
 from basicsr.data.data_util import ImageFileDataset, images_to_tensors, paired_paths_from_options
@@ -29,7 +30,7 @@ class PairedImageDataset(ImageFileDataset):
         problems = super().check_options(opt)
         problems += [f'{key}: required' for key in ('dataroot_gt', 'dataroot_lq', 'scale') if opt.get(key) is None]
         if opt.get('phase') == 'train' and not isinstance(opt.get('gt_size'), int):
-            problems.append(f"gt_size: training crops GT patches; give an integer, got {opt.get('gt_size')!r}")
+            problems.append(f'gt_size: training crops GT patches; give an integer, got {opt.get("gt_size")!r}')
         return problems
 
     def load_sample(self, index: int) -> dict[str, Any]:
@@ -40,6 +41,6 @@ class PairedImageDataset(ImageFileDataset):
             img_gt, img_lq = paired_random_crop(img_gt, img_lq, self.opt['gt_size'], scale, gt_path)
             img_gt, img_lq = augment([img_gt, img_lq], self.opt.get('use_hflip', False), self.opt.get('use_rot', False))
         else:
-            img_gt = img_gt[0:img_lq.shape[0] * scale, 0:img_lq.shape[1] * scale, ...]
+            img_gt = img_gt[0 : img_lq.shape[0] * scale, 0 : img_lq.shape[1] * scale, ...]
         img_gt, img_lq = images_to_tensors([img_gt, img_lq], self.opt)
         return {'lq': img_lq, 'gt': img_gt, 'lq_path': lq_path, 'gt_path': gt_path}

@@ -4,10 +4,13 @@ A pipeline is a YAML list of `{type: StepName, ...arguments}`; each step maps a 
 in [0, 1] under names such as 'gt' and 'lq') to a new one. Random draws use NumPy's global generator in the same
 order as mmagic, so a seeded run crops, flips and resizes identically. Errors name the step's index and type.
 """
+
 import copy
+import functools
 import inspect
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 import cv2
 import numpy as np
@@ -16,7 +19,6 @@ from basicsr.data.degradations import check_probabilities
 from basicsr.utils.errors import UserError
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.registry import PIPELINE_REGISTRY
-
 
 RESIZE_MODES = {
     'bilinear': cv2.INTER_LINEAR,
@@ -59,8 +61,11 @@ def _probability(value: Any, what: str) -> float:
 def _int_pair(value: Any, what: str, minimum: int = 1, names: str = '[height, width]') -> tuple[int, int]:
     """Two integers >= `minimum` from a 2-list (or one int, used twice)."""
     pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair)):
+    if (
+        not isinstance(pair, (list, tuple))
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair)
+    ):
         raise PipelineError(f'{what}: expected {names} as two integers >= {minimum}, got {value!r}.')
     return pair[0], pair[1]
 
@@ -92,22 +97,28 @@ class FixedCrop:
     def __call__(self, results: dict) -> dict:
         data_h, data_w = _first_image(results[self.keys[0]]).shape[:2]
         if data_h < self.crop_h or data_w < self.crop_w:
-            raise ImageTooSmallError(f"'{self.keys[0]}' image {results.get('gt_path', '')} is {data_h}x{data_w}, "
-                                     f'smaller than crop_size {self.crop_h}x{self.crop_w}; remove it or crop smaller.')
+            raise ImageTooSmallError(
+                f"'{self.keys[0]}' image {results.get('gt_path', '')} is {data_h}x{data_w}, "
+                f'smaller than crop_size {self.crop_h}x{self.crop_w}; remove it or crop smaller.'
+            )
         if self.crop_pos is None:
             x_offset = np.random.randint(0, data_w - self.crop_w + 1)
             y_offset = np.random.randint(0, data_h - self.crop_h + 1)
         else:
             x_offset, y_offset = self.crop_pos
             if x_offset + self.crop_w > data_w or y_offset + self.crop_h > data_h:
-                raise ImageTooSmallError(f'crop_pos {list(self.crop_pos)} with crop_size {self.crop_h}x{self.crop_w} '
-                                         f'leaves the {data_h}x{data_w} image.')
+                raise ImageTooSmallError(
+                    f'crop_pos {list(self.crop_pos)} with crop_size {self.crop_h}x{self.crop_w} '
+                    f'leaves the {data_h}x{data_w} image.'
+                )
 
         def crop(img: np.ndarray) -> np.ndarray:
             if img.shape[:2] != (data_h, data_w):
-                raise PipelineError(f'paired images must have the same size: expected {data_h}x{data_w}, '
-                                    f'got {img.shape[0]}x{img.shape[1]}.')
-            return img[y_offset:y_offset + self.crop_h, x_offset:x_offset + self.crop_w, ...]
+                raise PipelineError(
+                    f'paired images must have the same size: expected {data_h}x{data_w}, '
+                    f'got {img.shape[0]}x{img.shape[1]}.'
+                )
+            return img[y_offset : y_offset + self.crop_h, x_offset : x_offset + self.crop_w, ...]
 
         for key in self.keys:
             results[key] = _map_images(results[key], crop)
@@ -122,7 +133,7 @@ class Flip:
 
     def __init__(self, keys: Sequence[str], flip_ratio: Union[float, str] = 0.5, direction: str = 'horizontal') -> None:
         if direction not in self.DIRECTIONS:
-            raise PipelineError(f"direction: {direction!r} is not one of {', '.join(self.DIRECTIONS)}.")
+            raise PipelineError(f'direction: {direction!r} is not one of {", ".join(self.DIRECTIONS)}.')
         self.keys = _key_list(keys, 'keys')
         self.flip_ratio = _probability(flip_ratio, 'flip_ratio')
         self.direction = direction
@@ -178,18 +189,21 @@ class RandomResize:
     def __init__(self, params: dict, keys: Sequence[str]) -> None:
         self.keys = _key_list(keys, 'keys')
         if not isinstance(params, dict):
-            raise PipelineError(f'params: expected a mapping with target_size, resize_opt and resize_prob, '
-                                f'got {params!r}.')
+            raise PipelineError(
+                f'params: expected a mapping with target_size, resize_opt and resize_prob, got {params!r}.'
+            )
         unknown = sorted(set(params) - set(self.PARAM_KEYS))
         missing = [k for k in self.PARAM_KEYS[:3] if k not in params]
         if unknown or missing:
-            raise PipelineError(f"params: unknown {unknown or 'none'}, missing {missing or 'none'}; "
-                                f"RandomResize takes params {', '.join(self.PARAM_KEYS)} (prob is optional).")
+            raise PipelineError(
+                f'params: unknown {unknown or "none"}, missing {missing or "none"}; '
+                f'RandomResize takes params {", ".join(self.PARAM_KEYS)} (prob is optional).'
+            )
         self.target_h, self.target_w = _int_pair(params['target_size'], 'params.target_size')
         modes = [str(m).lower() for m in _key_list(params['resize_opt'], 'params.resize_opt')]
         bad = [m for m in modes if m not in RESIZE_MODES]
         if bad:
-            raise PipelineError(f"params.resize_opt: unknown resize mode(s) {bad}; known: {', '.join(RESIZE_MODES)}.")
+            raise PipelineError(f'params.resize_opt: unknown resize mode(s) {bad}; known: {", ".join(RESIZE_MODES)}.')
         probs = [parse_number(p, 'params.resize_prob') for p in params['resize_prob']]
         if len(probs) != len(modes):
             raise PipelineError(f'params.resize_prob has {len(probs)} entries for {len(modes)} resize_opt modes.')
@@ -206,7 +220,7 @@ class RandomResize:
             return results
         for key in self.keys:
             mode = np.random.choice(self.resize_opt, p=self.resize_prob)
-            results[key] = _map_images(results[key], lambda img: self._resize(img, mode))
+            results[key] = _map_images(results[key], functools.partial(self._resize, mode=mode))
         return results
 
 
@@ -214,12 +228,18 @@ class RandomResize:
 class MATLABLikeResize:
     """MATLAB bicubic resize (with antialiasing) of `keys` by `scale`, or to `output_shape` = [h, w]."""
 
-    def __init__(self, keys: Sequence[str], scale: Optional[Union[float, str]] = None,
-                 output_shape: Optional[Sequence[int]] = None, kernel: str = 'bicubic',
-                 kernel_width: float = 4.0) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str],
+        scale: Optional[Union[float, str]] = None,
+        output_shape: Optional[Sequence[int]] = None,
+        kernel: str = 'bicubic',
+        kernel_width: float = 4.0,
+    ) -> None:
         if str(kernel).lower() != 'bicubic' or parse_number(kernel_width, 'kernel_width') != 4.0:
-            raise PipelineError(f'only kernel: bicubic with kernel_width: 4 is supported, got {kernel} and '
-                                f'{kernel_width}.')
+            raise PipelineError(
+                f'only kernel: bicubic with kernel_width: 4 is supported, got {kernel} and {kernel_width}.'
+            )
         if (scale is None) == (output_shape is None):
             raise PipelineError('give exactly one of scale and output_shape.')
         self.keys = _key_list(keys, 'keys')
@@ -230,8 +250,9 @@ class MATLABLikeResize:
 
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
-            results[key] = _map_images(results[key],
-                                       lambda img: imresize(img, self.scale, output_shape=self.output_shape))
+            results[key] = _map_images(
+                results[key], lambda img: imresize(img, self.scale, output_shape=self.output_shape)
+            )
         return results
 
 
@@ -245,7 +266,8 @@ class Quantize:
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
             results[key] = _map_images(
-                results[key], lambda img: (np.clip((img * 255.0).round(), 0, 255) / 255.).astype(np.float32))
+                results[key], lambda img: (np.clip((img * 255.0).round(), 0, 255) / 255.0).astype(np.float32)
+            )
         return results
 
 
@@ -275,16 +297,19 @@ def _build_step(index: int, step_opt: Any) -> tuple[str, Any]:
         raise PipelineError(f'pipeline[{index}]: expected a mapping with a `type` key, got {step_opt!r}.')
     name = step_opt['type']
     if name not in PIPELINE_REGISTRY:
-        raise PipelineError(f"pipeline[{index}]: unknown step type {name!r}; known steps: "
-                            f"{', '.join(PIPELINE_REGISTRY.plain_names())}.")
+        raise PipelineError(
+            f'pipeline[{index}]: unknown step type {name!r}; known steps: {", ".join(PIPELINE_REGISTRY.plain_names())}.'
+        )
     step_cls = PIPELINE_REGISTRY.get(name)
     kwargs = {k: v for k, v in step_opt.items() if k != 'type'}
     accepted, required = _step_arguments(step_cls)
     unknown = sorted(set(kwargs) - set(accepted))
     missing = [k for k in required if k not in kwargs]
     if unknown or missing:
-        raise PipelineError(f"pipeline[{index}] ({name}): unknown key(s) {unknown or 'none'}, missing key(s) "
-                            f"{missing or 'none'}; {name} takes {', '.join(accepted)}.")
+        raise PipelineError(
+            f'pipeline[{index}] ({name}): unknown key(s) {unknown or "none"}, missing key(s) '
+            f'{missing or "none"}; {name} takes {", ".join(accepted)}.'
+        )
     try:
         return name, step_cls(**copy.deepcopy(kwargs))
     except ValueError as err:
@@ -313,11 +338,13 @@ class Pipeline:
             try:
                 results = step(results)
             except KeyError as err:
-                raise PipelineError(f'pipeline[{index}] ({name}): no result named {err}; available: '
-                                    f"{', '.join(sorted(results))}. Add it with CopyValues or fix `keys`.") from err
+                raise PipelineError(
+                    f'pipeline[{index}] ({name}): no result named {err}; available: '
+                    f'{", ".join(sorted(results))}. Add it with CopyValues or fix `keys`.'
+                ) from err
             except ValueError as err:
                 raise _with_context(err, f'pipeline[{index}] ({name})') from err
         return results
 
     def __repr__(self) -> str:
-        return f"Pipeline({', '.join(name for name, _ in self.steps)})"
+        return f'Pipeline({", ".join(name for name, _ in self.steps)})'

@@ -1,7 +1,9 @@
 """Data prefetching: a background-thread DataLoader wrapper and CPU/CUDA batch prefetchers (BasicSR's interfaces)."""
+
 import queue
 import threading
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -79,8 +81,10 @@ class CUDAPrefetcher:
 
     def __init__(self, loader: DataLoader, opt: dict) -> None:
         if not torch.cuda.is_available() or opt.get('num_gpu', 1) == 0:
-            raise RuntimeError("prefetch_mode 'cuda' needs a CUDA device and num_gpu > 0; "
-                               "set prefetch_mode to 'cpu' or ~ for CPU training.")
+            raise RuntimeError(
+                "prefetch_mode 'cuda' needs a CUDA device and num_gpu > 0; "
+                "set prefetch_mode to 'cpu' or ~ for CPU training."
+            )
         self.ori_loader = loader
         self.loader = iter(loader)
         self.opt = opt

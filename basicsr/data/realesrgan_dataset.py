@@ -4,6 +4,7 @@ RealESRGANDataset returns augmented GT crops plus, per sample, the blur kernels 
 final sinc filter; the model applies them to whole batches (see `RealESRGANModel`). RealESRGANPairedDataset reads
 fixed LQ/GT pairs for fine-tuning. Registered as `<Name>_basicsr` so `import realesrgan` can register the plain names.
 """
+
 import math
 import os
 import os.path as osp
@@ -16,8 +17,13 @@ import numpy as np
 import torch
 
 from basicsr.data.data_util import BadImageError, ImageFileDataset, images_to_tensors
-from basicsr.data.degradations import (KernelSizeError, check_kernel_size, check_probabilities, circular_lowpass_kernel,
-                                       random_mixed_kernels)
+from basicsr.data.degradations import (
+    KernelSizeError,
+    check_kernel_size,
+    check_probabilities,
+    circular_lowpass_kernel,
+    random_mixed_kernels,
+)
 from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.data.transforms import augment
 from basicsr.utils.logger import get_root_logger
@@ -52,7 +58,7 @@ def _crop_or_pad(img: np.ndarray, size: int) -> np.ndarray:
         h, w = img.shape[0:2]
         top = random.randint(0, h - size)
         left = random.randint(0, w - size)
-        img = img[top:top + size, left:left + size, ...]
+        img = img[top : top + size, left : left + size, ...]
     return img
 
 
@@ -73,9 +79,17 @@ def stage_kernel(opt: dict[str, Any], suffix: str = '', max_size: int = 21) -> n
         kernel = circular_lowpass_kernel(omega_c, kernel_size, pad_to=0)
     else:
         sigma = opt[f'blur_sigma{suffix}']
-        kernel = random_mixed_kernels(opt[f'kernel_list{suffix}'], opt[f'kernel_prob{suffix}'], kernel_size, sigma,
-                                      sigma, [-math.pi, math.pi], opt[f'betag_range{suffix}'],
-                                      opt[f'betap_range{suffix}'], noise_range=None)
+        kernel = random_mixed_kernels(
+            opt[f'kernel_list{suffix}'],
+            opt[f'kernel_prob{suffix}'],
+            kernel_size,
+            sigma,
+            sigma,
+            [-math.pi, math.pi],
+            opt[f'betag_range{suffix}'],
+            opt[f'betap_range{suffix}'],
+            noise_range=None,
+        )
     pad = (max_size - kernel_size) // 2
     return np.pad(kernel, ((pad, pad), (pad, pad)))
 
@@ -108,9 +122,20 @@ class RealESRGANDataset(ImageFileDataset):
     kernel is zero-padded to that size so a batch stacks. Returns 'gt', 'kernel1', 'kernel2', 'sinc_kernel', 'gt_path'.
     """
 
-    option_keys = frozenset({'meta_info', 'use_hflip', 'use_rot', 'blur_kernel_size', 'blur_kernel_size2',
-                             'final_sinc_prob', 'gt_size', 'crop_pad_size', *STAGE_KEYS,
-                             *(f'{k}2' for k in STAGE_KEYS)})
+    option_keys = frozenset(
+        {
+            'meta_info',
+            'use_hflip',
+            'use_rot',
+            'blur_kernel_size',
+            'blur_kernel_size2',
+            'final_sinc_prob',
+            'gt_size',
+            'crop_pad_size',
+            *STAGE_KEYS,
+            *(f'{k}2' for k in STAGE_KEYS),
+        }
+    )
 
     def __init__(self, opt: dict[str, Any]) -> None:
         super().__init__(opt, lmdb_roots={'gt': opt.get('dataroot_gt')})

@@ -1,9 +1,16 @@
 """Unpaired LQ images: BasicSR's SingleImageDataset plus the PDD authors' training crop/flip options (train_t)."""
+
 import os.path as osp
 from typing import Any
 
-from basicsr.data.data_util import (ImageFileDataset, images_to_tensors, paths_from_folder, paths_from_lmdb,
-                                    read_meta_info_names, require_folder)
+from basicsr.data.data_util import (
+    ImageFileDataset,
+    images_to_tensors,
+    paths_from_folder,
+    paths_from_lmdb,
+    read_meta_info_names,
+    require_folder,
+)
 from basicsr.data.transforms import augment, random_crop
 from basicsr.utils.registry import DATASET_REGISTRY
 

@@ -3,6 +3,7 @@
 PDD trains on two loaders (synthetic pairs `train_s` and real LR `train_t`) whose epochs differ; each gets a stream.
 A stream records its epoch and how many batches of it were consumed, so a resume continues mid-epoch at the same batch.
 """
+
 from typing import Optional
 
 from torch.utils.data import DataLoader
@@ -13,8 +14,14 @@ from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
 class TrainStream:
     """Batches from `loader` forever; `epoch` counts completed passes, samplers are re-seeded per epoch."""
 
-    def __init__(self, loader: DataLoader, sampler=None, prefetch_mode: Optional[str] = None, opt: Optional[dict] = None,
-                 start_epoch: int = 0) -> None:
+    def __init__(
+        self,
+        loader: DataLoader,
+        sampler=None,
+        prefetch_mode: Optional[str] = None,
+        opt: Optional[dict] = None,
+        start_epoch: int = 0,
+    ) -> None:
         self.loader = loader
         self.sampler = sampler
         self.epoch = start_epoch
@@ -38,8 +45,10 @@ class TrainStream:
             self._start_epoch()
             batch = self.prefetcher.next()
             if batch is None:
-                raise RuntimeError('The training loader yields no batch: the dataset is smaller than one batch '
-                                   '(drop_last is on); use fewer images per batch or more images.')
+                raise RuntimeError(
+                    'The training loader yields no batch: the dataset is smaller than one batch '
+                    '(drop_last is on); use fewer images per batch or more images.'
+                )
         self.batches_in_epoch += 1
         return batch
 

@@ -2,6 +2,7 @@
 
 Random draws use Python's `random` in BasicSR 1.4's order, so a seeded run crops and flips as BasicSR does.
 """
+
 import random
 from typing import Optional, Union
 
@@ -17,7 +18,7 @@ def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
     if img.ndim not in (2, 3):
         raise ValueError(f'mod_crop expects an HW or HWC image, got {img.ndim} dimensions.')
     h, w = img.shape[:2]
-    return img[:h - h % scale, :w - w % scale, ...].copy()
+    return img[: h - h % scale, : w - w % scale, ...].copy()
 
 
 def _spatial_size(img: Image) -> tuple[int, int]:
@@ -29,8 +30,8 @@ def _spatial_size(img: Image) -> tuple[int, int]:
 
 def _crop(img: Image, top: int, left: int, size: int) -> Image:
     if torch.is_tensor(img):
-        return img[..., top:top + size, left:left + size]
-    return img[top:top + size, left:left + size, ...]
+        return img[..., top : top + size, left : left + size]
+    return img[top : top + size, left : left + size, ...]
 
 
 def _as_list(imgs: Union[Image, list[Image]]) -> list[Image]:
@@ -41,8 +42,13 @@ def _unwrap(imgs: list[Image]) -> Union[Image, list[Image]]:
     return imgs[0] if len(imgs) == 1 else imgs
 
 
-def paired_random_crop(img_gts: Union[Image, list[Image]], img_lqs: Union[Image, list[Image]], gt_patch_size: int,
-                       scale: int, gt_path: Optional[str] = None) -> tuple:
+def paired_random_crop(
+    img_gts: Union[Image, list[Image]],
+    img_lqs: Union[Image, list[Image]],
+    gt_patch_size: int,
+    scale: int,
+    gt_path: Optional[str] = None,
+) -> tuple:
     """Crop GT patches of `gt_patch_size` and the LQ patches at the same place (`gt_patch_size // scale`).
 
     Accepts HWC numpy images or (B)CHW tensors; single images in give single images out.
@@ -53,11 +59,15 @@ def paired_random_crop(img_gts: Union[Image, list[Image]], img_lqs: Union[Image,
     lq_patch_size = gt_patch_size // scale
     where = f' ({gt_path})' if gt_path else ''
     if h_gt != h_lq * scale or w_gt != w_lq * scale:
-        raise ValueError(f'Scale mismatch{where}: GT ({h_gt}, {w_gt}) is not {scale}x LQ ({h_lq}, {w_lq}). '
-                         f'Check the dataset scale and that LQ/GT files pair up.')
+        raise ValueError(
+            f'Scale mismatch{where}: GT ({h_gt}, {w_gt}) is not {scale}x LQ ({h_lq}, {w_lq}). '
+            f'Check the dataset scale and that LQ/GT files pair up.'
+        )
     if h_lq < lq_patch_size or w_lq < lq_patch_size:
-        raise ValueError(f'LQ ({h_lq}, {w_lq}) is smaller than the patch size ({lq_patch_size}, {lq_patch_size})'
-                         f'{where}: remove the image or lower gt_size.')
+        raise ValueError(
+            f'LQ ({h_lq}, {w_lq}) is smaller than the patch size ({lq_patch_size}, {lq_patch_size})'
+            f'{where}: remove the image or lower gt_size.'
+        )
     top = random.randint(0, h_lq - lq_patch_size)
     left = random.randint(0, w_lq - lq_patch_size)
     img_lqs = [_crop(v, top, left, lq_patch_size) for v in img_lqs]
@@ -65,15 +75,18 @@ def paired_random_crop(img_gts: Union[Image, list[Image]], img_lqs: Union[Image,
     return _unwrap(img_gts), _unwrap(img_lqs)
 
 
-def random_crop(img: Union[Image, list[Image]], patch_size: int,
-                path: Optional[str] = None) -> Union[Image, list[Image]]:
+def random_crop(
+    img: Union[Image, list[Image]], patch_size: int, path: Optional[str] = None
+) -> Union[Image, list[Image]]:
     """Crop the same random `patch_size` square from one image or a list of equally sized images."""
     imgs = _as_list(img)
     h, w = _spatial_size(imgs[0])
     if h < patch_size or w < patch_size:
         where = f'{path} ' if path else 'Image '
-        raise ValueError(f'{where}is smaller than the crop: image ({h}, {w}) vs patch ({patch_size}, {patch_size}). '
-                         f'Remove the image or lower the patch size.')
+        raise ValueError(
+            f'{where}is smaller than the crop: image ({h}, {w}) vs patch ({patch_size}, {patch_size}). '
+            f'Remove the image or lower the patch size.'
+        )
     top = random.randint(0, h - patch_size)
     left = random.randint(0, w - patch_size)
     return _unwrap([_crop(v, top, left, patch_size) for v in imgs])
@@ -101,8 +114,13 @@ def _augment_flow(flow: np.ndarray, hflip: bool, vflip: bool, rot90: bool) -> np
     return flow
 
 
-def augment(imgs: Union[np.ndarray, list[np.ndarray]], hflip: bool = True, rotation: bool = True,
-            flows: Optional[Union[np.ndarray, list[np.ndarray]]] = None, return_status: bool = False):
+def augment(
+    imgs: Union[np.ndarray, list[np.ndarray]],
+    hflip: bool = True,
+    rotation: bool = True,
+    flows: Optional[Union[np.ndarray, list[np.ndarray]]] = None,
+    return_status: bool = False,
+):
     """Apply one random choice of horizontal flip, vertical flip and transpose to all images (and flows).
 
     Vertical flip plus transpose give the 8 dihedral variants, i.e. rotations by multiples of 90 degrees.
@@ -120,8 +138,9 @@ def augment(imgs: Union[np.ndarray, list[np.ndarray]], hflip: bool = True, rotat
     return out_imgs
 
 
-def img_rotate(img: np.ndarray, angle: float, center: Optional[tuple[float, float]] = None,
-               scale: float = 1.0) -> np.ndarray:
+def img_rotate(
+    img: np.ndarray, angle: float, center: Optional[tuple[float, float]] = None, scale: float = 1.0
+) -> np.ndarray:
     """Rotate by `angle` degrees (counter-clockwise) about `center` (default: the image centre), keeping the size."""
     h, w = img.shape[:2]
     if center is None:

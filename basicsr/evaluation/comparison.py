@@ -4,9 +4,10 @@ One routine for every report that compares methods (the demo, `basicsr-adapt`): 
 zero is "no measurable difference", never a win or a loss. Pairs are whatever the caller matched (an image, or an
 image under one seed); the interval treats them as independent draws.
 """
+
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -43,17 +44,24 @@ class PairedDifference:
         return f'{self.mean:+.{digits}f} {interval} ({self.confidence:.0%} {self.method} interval, n={self.n})'
 
 
-def paired_difference(baseline: Sequence[float], candidate: Sequence[float], confidence: float = 0.95,
-                      method: str = 't', resamples: int = 10000, seed: int = 0) -> PairedDifference:
+def paired_difference(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    confidence: float = 0.95,
+    method: str = 't',
+    resamples: int = 10000,
+    seed: int = 0,
+) -> PairedDifference:
     """The mean of `candidate[i] - baseline[i]` and its interval: Student's t, or a percentile bootstrap.
 
     Fewer than two pairs give an unbounded interval (nothing can be decided from one image).
     """
     if method not in METHODS:
-        raise ValueError(f"method {method!r}: use one of {', '.join(METHODS)}")
+        raise ValueError(f'method {method!r}: use one of {", ".join(METHODS)}')
     if len(baseline) != len(candidate):
-        raise ValueError(f'paired_difference needs one candidate value per baseline value, got {len(baseline)} '
-                         f'and {len(candidate)}')
+        raise ValueError(
+            f'paired_difference needs one candidate value per baseline value, got {len(baseline)} and {len(candidate)}'
+        )
     if not 0 < confidence < 1:
         raise ValueError(f'confidence must lie in (0, 1), got {confidence}')
     differences = np.asarray(candidate, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)

@@ -3,11 +3,13 @@
 A result matches a GT image when their stems are equal, when the result stem is the GT stem plus `_<suffix>` (as
 `test.py` and the inference CLI name outputs), or when a `key_regex` extracts the same key from both stems.
 """
+
 import os
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -20,8 +22,13 @@ from basicsr.utils.img_util import ImageDecodeError
 from basicsr.utils.misc import list_images
 from basicsr.utils.options import load_option_file
 
-METRIC_TYPES = {'psnr': 'calculate_psnr', 'ssim': 'calculate_ssim', 'lpips': 'calculate_lpips',
-                'niqe': 'calculate_niqe', 'haarpsi': 'calculate_haarpsi'}
+METRIC_TYPES = {
+    'psnr': 'calculate_psnr',
+    'ssim': 'calculate_ssim',
+    'lpips': 'calculate_lpips',
+    'niqe': 'calculate_niqe',
+    'haarpsi': 'calculate_haarpsi',
+}
 REFERENCE_FREE = {'calculate_niqe'}
 
 
@@ -36,6 +43,7 @@ class EvaluationError(UserError, ValueError):
 @dataclass
 class ImagePair:
     """One GT image and the method's result for it."""
+
     name: str
     gt_path: str
     result_path: str
@@ -44,6 +52,7 @@ class ImagePair:
 @dataclass
 class MethodResult:
     """Mean and per-image metric values of one method on one dataset, and the images that could not be read."""
+
     dataset: str
     method: str
     means: dict[str, float] = field(default_factory=dict)
@@ -70,8 +79,10 @@ def metric_options(names: Sequence[str], crop_border: int = 0, test_y_channel: b
             if name in ('psnr', 'ssim'):
                 options[name]['test_y_channel'] = test_y_channel
         else:
-            raise ValueError(f"Unknown metric '{name}': use {', '.join(METRIC_TYPES)} or pyiqa:<name>, "
-                             'or give the metric blocks in an option file (--metrics-opt).')
+            raise ValueError(
+                f"Unknown metric '{name}': use {', '.join(METRIC_TYPES)} or pyiqa:<name>, "
+                'or give the metric blocks in an option file (--metrics-opt).'
+            )
     return options
 
 
@@ -93,8 +104,12 @@ def prepare_metrics(metrics_opt: dict[str, dict]) -> None:
     """Load what the metrics need (LPIPS backbone weights) now, so a missing file fails before any image is run."""
     for opt in metrics_opt.values():
         if opt.get('type') == 'calculate_lpips':
-            get_lpips_model(opt.get('net', 'alex'), opt.get('device'), opt.get('pretrained_backbone', True),
-                            opt.get('backbone_weights_path'))
+            get_lpips_model(
+                opt.get('net', 'alex'),
+                opt.get('device'),
+                opt.get('pretrained_backbone', True),
+                opt.get('backbone_weights_path'),
+            )
 
 
 def match_key(stem: str, key_regex: Optional[str]) -> str:
@@ -130,8 +145,10 @@ def match_results(gt_dir: str, result_dir: str, key_regex: Optional[str] = None)
         elif not found:
             problems.append(f'{result_dir}: no result for GT {gt_path}')
         else:
-            problems.append(f'{result_dir}: several results match GT {gt_path}: {", ".join(sorted(found))} '
-                            '(use --key-regex to say which part of the name identifies an image)')
+            problems.append(
+                f'{result_dir}: several results match GT {gt_path}: {", ".join(sorted(found))} '
+                '(use --key-regex to say which part of the name identifies an image)'
+            )
     if problems:
         raise EvaluationError(problems)
     return pairs
@@ -145,8 +162,10 @@ def method_folder(method_dir: str, dataset: str, num_datasets: int) -> str:
         return nested
     if num_datasets == 1:
         return method_dir
-    raise FileNotFoundError(f'{nested} does not exist: with several GT sets, each method folder needs one sub-folder '
-                            f'per dataset name (as test.py writes visualization/<dataset>/).')
+    raise FileNotFoundError(
+        f'{nested} does not exist: with several GT sets, each method folder needs one sub-folder '
+        f'per dataset name (as test.py writes visualization/<dataset>/).'
+    )
 
 
 def size_problems(pairs: Sequence[ImagePair], method: str) -> list[str]:
@@ -158,8 +177,10 @@ def size_problems(pairs: Sequence[ImagePair], method: str) -> list[str]:
         except (ValueError, OSError, struct.error):
             continue  # undecodable files are reported, by name, when they are read for the metrics
         if gt_size != result_size:
-            problems.append(f'{method}: result {pair.result_path} is {result_size[1]}x{result_size[0]} but GT '
-                            f'{pair.gt_path} is {gt_size[1]}x{gt_size[0]} (width x height)')
+            problems.append(
+                f'{method}: result {pair.result_path} is {result_size[1]}x{result_size[0]} but GT '
+                f'{pair.gt_path} is {gt_size[1]}x{gt_size[0]} (width x height)'
+            )
     return problems
 
 
@@ -171,8 +192,13 @@ def read_uint8(path: str) -> np.ndarray:
     return img
 
 
-def evaluate_method(pairs: Sequence[ImagePair], metrics_opt: dict[str, dict], dataset: str, method: str,
-                    on_image: Optional[Callable[[str], None]] = None) -> MethodResult:
+def evaluate_method(
+    pairs: Sequence[ImagePair],
+    metrics_opt: dict[str, dict],
+    dataset: str,
+    method: str,
+    on_image: Optional[Callable[[str], None]] = None,
+) -> MethodResult:
     """Metric values of every pair and their means; undecodable images are recorded and skipped."""
     result = MethodResult(dataset, method)
     for pair in pairs:

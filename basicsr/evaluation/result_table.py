@@ -3,12 +3,14 @@
 Which value is best follows each metric's direction ('higher' or 'lower', from `basicsr.metrics.metric_better`),
 compared within a group of rows (e.g. the methods evaluated on one dataset). Ties are all marked.
 """
+
 import csv
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 ARROWS = {'higher': '↑', 'lower': '↓'}
 MEAN_ROW = 'mean'
@@ -17,6 +19,7 @@ MEAN_ROW = 'mean'
 @dataclass
 class TableRow:
     """One table row: its label cells (e.g. dataset, method) and its metric values."""
+
     labels: tuple[str, ...]
     values: dict[str, float] = field(default_factory=dict)
 
@@ -39,8 +42,11 @@ def best_rows(rows: Sequence[TableRow], metric: str, direction: str, group_colum
         groups.setdefault(key, []).append(index)
     best = set()
     for members in groups.values():
-        scored = [(rows[i].values[metric], i) for i in members
-                  if metric in rows[i].values and not math.isnan(rows[i].values[metric])]
+        scored = [
+            (rows[i].values[metric], i)
+            for i in members
+            if metric in rows[i].values and not math.isnan(rows[i].values[metric])
+        ]
         if len(scored) < 2:
             continue
         target = max(v for v, _ in scored) if direction == 'higher' else min(v for v, _ in scored)
@@ -48,8 +54,9 @@ def best_rows(rows: Sequence[TableRow], metric: str, direction: str, group_colum
     return best
 
 
-def best_marks(rows: Sequence[TableRow], metrics: Sequence[str], directions: dict[str, str],
-               group_column: Optional[int] = None) -> dict[int, list[str]]:
+def best_marks(
+    rows: Sequence[TableRow], metrics: Sequence[str], directions: dict[str, str], group_column: Optional[int] = None
+) -> dict[int, list[str]]:
     """For each row index, the metrics (among those with a known direction) in which it is best."""
     marks: dict[int, list[str]] = {}
     for metric in metrics:
@@ -68,9 +75,15 @@ def format_value(value: Optional[float], digits: int = 4) -> str:
     return f'{value:.{digits}f}'
 
 
-def markdown_table(label_names: Sequence[str], rows: Sequence[TableRow], metrics: Sequence[str],
-                   directions: Optional[dict[str, str]] = None, mark_best: bool = False,
-                   group_column: Optional[int] = None, digits: int = 4) -> str:
+def markdown_table(
+    label_names: Sequence[str],
+    rows: Sequence[TableRow],
+    metrics: Sequence[str],
+    directions: Optional[dict[str, str]] = None,
+    mark_best: bool = False,
+    group_column: Optional[int] = None,
+    digits: int = 4,
+) -> str:
     """A Markdown table: label columns, then one column per metric (headed with its ↑/↓ direction).
 
     With `mark_best`, the best value of each column (within each group of `group_column`) is set in bold.
@@ -78,8 +91,10 @@ def markdown_table(label_names: Sequence[str], rows: Sequence[TableRow], metrics
     directions = directions or {}
     marks = best_marks(rows, metrics, directions, group_column) if mark_best else {}
     header = list(label_names) + [f'{m} {ARROWS[directions[m]]}' if m in directions else m for m in metrics]
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '|'.join([':---'] * len(label_names) + ['---:'] * len(metrics)) + '|']
+    lines = [
+        '| ' + ' | '.join(header) + ' |',
+        '|' + '|'.join([':---'] * len(label_names) + ['---:'] * len(metrics)) + '|',
+    ]
     for index, row in enumerate(rows):
         cells = list(row.labels)
         for metric in metrics:
@@ -89,8 +104,13 @@ def markdown_table(label_names: Sequence[str], rows: Sequence[TableRow], metrics
     return '\n'.join(lines)
 
 
-def write_csv_table(path: str, label_names: Sequence[str], rows: Sequence[TableRow], metrics: Sequence[str],
-                    best: Optional[dict[int, list[str]]] = None) -> str:
+def write_csv_table(
+    path: str,
+    label_names: Sequence[str],
+    rows: Sequence[TableRow],
+    metrics: Sequence[str],
+    best: Optional[dict[int, list[str]]] = None,
+) -> str:
     """Write rows as CSV (full precision); with `best`, a last column `best_in` lists the metrics a row wins."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, 'w', newline='') as f:
@@ -126,8 +146,9 @@ def per_image_rows(records: Sequence[dict]) -> list[TableRow]:
     return rows
 
 
-def write_test_results(results_root: str, records: Sequence[dict], directions: dict[str, str],
-                       metric_order: Sequence[str] = ()) -> tuple[str, str]:
+def write_test_results(
+    results_root: str, records: Sequence[dict], directions: dict[str, str], metric_order: Sequence[str] = ()
+) -> tuple[str, str]:
     """Write `metrics.csv` (per image + mean per dataset) and `metrics.json` under `results_root`."""
     rows = per_image_rows(records)
     metrics = metric_columns(rows, metric_order)
@@ -135,9 +156,15 @@ def write_test_results(results_root: str, records: Sequence[dict], directions: d
     payload = {
         'metrics': metrics,
         'better': {m: directions[m] for m in metrics if m in directions},
-        'datasets': [{'dataset': r['dataset'], 'num_images': len(r['per_image']), 'mean': dict(r['metrics']),
-                      'per_image': [{'image': name, **values} for name, values in r['per_image']]}
-                     for r in records],
+        'datasets': [
+            {
+                'dataset': r['dataset'],
+                'num_images': len(r['per_image']),
+                'mean': dict(r['metrics']),
+                'per_image': [{'image': name, **values} for name, values in r['per_image']],
+            }
+            for r in records
+        ],
     }
     json_path = write_json(os.path.join(results_root, 'metrics.json'), payload)
     return csv_path, json_path

@@ -1,4 +1,5 @@
 """Loss curves read back from a training log (BasicSR's line format, docs/compat.md section 5)."""
+
 import re
 
 ITER_PATTERN = re.compile(r', iter:\s*([\d,]+)')

@@ -3,6 +3,7 @@ the checkpoint alone (RRDBNet, SRVGGNetCompact and MSRResNet are recognised from
 
 Weights always come from the given file (`params_ema`, then `params`, then a raw state dict); nothing is downloaded.
 """
+
 import math
 import pickle
 import re
@@ -22,8 +23,10 @@ SCALE_KEYS = ('scale', 'upscale')
 def _weight(state_dict: dict, key: str, arch: str) -> Any:
     if key not in state_dict:
         found = ', '.join(list(state_dict)[:6])
-        raise KeyError(f"The checkpoint has no '{key}', which {arch} needs: it is not a {arch} checkpoint "
-                       f"(its keys start: {found} ...; it looks like {guess_arch(state_dict) or 'an unknown arch'}).")
+        raise KeyError(
+            f"The checkpoint has no '{key}', which {arch} needs: it is not a {arch} checkpoint "
+            f'(its keys start: {found} ...; it looks like {guess_arch(state_dict) or "an unknown arch"}).'
+        )
     return state_dict[key]
 
 
@@ -37,30 +40,50 @@ def _rrdbnet_options(state_dict: dict, overrides: dict) -> dict:
     num_in_ch = overrides.get('num_in_ch', num_out_ch)
     factor = math.isqrt(max(conv_first.shape[1] // num_in_ch, 1))
     if factor * factor * num_in_ch != conv_first.shape[1] or factor not in RRDB_SCALE_OF_FACTOR:
-        raise ValueError(f'RRDBNet conv_first takes {conv_first.shape[1]} channels, which is not {num_in_ch} input '
-                         'channels pixel-unshuffled by 1, 2 or 4; pass --arch-opt num_in_ch=<n> scale=<s>.')
-    return {'num_in_ch': num_in_ch, 'num_out_ch': num_out_ch, 'scale': RRDB_SCALE_OF_FACTOR[factor],
-            'num_feat': conv_first.shape[0], 'num_block': _count_indices(state_dict, r'body\.(\d+)\.rdb1\.'),
-            'num_grow_ch': _weight(state_dict, 'body.0.rdb1.conv1.weight', 'RRDBNet').shape[0]}
+        raise ValueError(
+            f'RRDBNet conv_first takes {conv_first.shape[1]} channels, which is not {num_in_ch} input '
+            'channels pixel-unshuffled by 1, 2 or 4; pass --arch-opt num_in_ch=<n> scale=<s>.'
+        )
+    return {
+        'num_in_ch': num_in_ch,
+        'num_out_ch': num_out_ch,
+        'scale': RRDB_SCALE_OF_FACTOR[factor],
+        'num_feat': conv_first.shape[0],
+        'num_block': _count_indices(state_dict, r'body\.(\d+)\.rdb1\.'),
+        'num_grow_ch': _weight(state_dict, 'body.0.rdb1.conv1.weight', 'RRDBNet').shape[0],
+    }
 
 
 def _srvgg_options(state_dict: dict, overrides: dict) -> dict:
     first = _weight(state_dict, 'body.0.weight', 'SRVGGNetCompact')
-    conv_indices = sorted(int(m.group(1)) for key, value in state_dict.items()
-                          if (m := re.fullmatch(r'body\.(\d+)\.weight', key)) and value.dim() == 4)
+    conv_indices = sorted(
+        int(m.group(1))
+        for key, value in state_dict.items()
+        if (m := re.fullmatch(r'body\.(\d+)\.weight', key)) and value.dim() == 4
+    )
     num_in_ch = overrides.get('num_in_ch', first.shape[1])
     num_out_ch = overrides.get('num_out_ch', num_in_ch)
     last_channels = state_dict[f'body.{conv_indices[-1]}.weight'].shape[0]
     upscale = math.isqrt(last_channels // num_out_ch)
     if upscale * upscale * num_out_ch != last_channels:
-        raise ValueError(f'SRVGGNetCompact last conv gives {last_channels} channels, not {num_out_ch} x upscale^2; '
-                         'pass --arch-opt num_out_ch=<n> upscale=<s>.')
+        raise ValueError(
+            f'SRVGGNetCompact last conv gives {last_channels} channels, not {num_out_ch} x upscale^2; '
+            'pass --arch-opt num_out_ch=<n> upscale=<s>.'
+        )
     has_prelu = 'body.1.weight' in state_dict and state_dict['body.1.weight'].dim() == 1
     if not has_prelu and 'act_type' not in overrides:
-        raise ValueError('This SRVGGNetCompact checkpoint has no PReLU weights, so its activation is relu or '
-                         'leakyrelu, which the file does not tell: pass --arch-opt act_type=relu (or leakyrelu).')
-    return {'num_in_ch': num_in_ch, 'num_out_ch': num_out_ch, 'num_feat': first.shape[0],
-            'num_conv': len(conv_indices) - 2, 'upscale': upscale, 'act_type': 'prelu' if has_prelu else None}
+        raise ValueError(
+            'This SRVGGNetCompact checkpoint has no PReLU weights, so its activation is relu or '
+            'leakyrelu, which the file does not tell: pass --arch-opt act_type=relu (or leakyrelu).'
+        )
+    return {
+        'num_in_ch': num_in_ch,
+        'num_out_ch': num_out_ch,
+        'num_feat': first.shape[0],
+        'num_conv': len(conv_indices) - 2,
+        'upscale': upscale,
+        'act_type': 'prelu' if has_prelu else None,
+    }
 
 
 def _msrresnet_options(state_dict: dict, overrides: dict) -> dict:
@@ -71,8 +94,13 @@ def _msrresnet_options(state_dict: dict, overrides: dict) -> dict:
     else:
         upscale = math.isqrt(_weight(state_dict, 'upconv1.weight', 'MSRResNet').shape[0] // num_feat)
     num_out_ch = _weight(state_dict, 'conv_last.weight', 'MSRResNet').shape[0]
-    return {'num_in_ch': conv_first.shape[1], 'num_out_ch': num_out_ch, 'num_feat': num_feat,
-            'num_block': _count_indices(state_dict, r'body\.(\d+)\.conv1\.'), 'upscale': upscale}
+    return {
+        'num_in_ch': conv_first.shape[1],
+        'num_out_ch': num_out_ch,
+        'num_feat': num_feat,
+        'num_block': _count_indices(state_dict, r'body\.(\d+)\.conv1\.'),
+        'upscale': upscale,
+    }
 
 
 ARCH_OPTION_READERS = {'RRDBNet': _rrdbnet_options, 'SRVGGNetCompact': _srvgg_options, 'MSRResNet': _msrresnet_options}
@@ -104,8 +132,10 @@ def network_block(option_file: str, key: str = 'network_g') -> dict:
     """The network block `key` of a YAML option file, checked to name a `type`."""
     block = load_option_file(option_file).get(key)
     if not isinstance(block, dict) or 'type' not in block:
-        raise KeyError(f"{option_file}: no '{key}' block with a 'type' (the network to build); "
-                       'check the file or pass --network-key.')
+        raise KeyError(
+            f"{option_file}: no '{key}' block with a 'type' (the network to build); "
+            'check the file or pass --network-key.'
+        )
     return dict(block)
 
 
@@ -117,9 +147,14 @@ def network_scale(network_opt: dict) -> int:
     raise ValueError(f"Network options {network_opt} declare no 'scale'/'upscale'; pass --scale.")
 
 
-def network_from_state(state_dict: dict, source: str, arch: Optional[str] = None,
-                       network_opt: Optional[dict] = None, overrides: Optional[dict] = None,
-                       strict: bool = True) -> tuple[nn.Module, dict]:
+def network_from_state(
+    state_dict: dict,
+    source: str,
+    arch: Optional[str] = None,
+    network_opt: Optional[dict] = None,
+    overrides: Optional[dict] = None,
+    strict: bool = True,
+) -> tuple[nn.Module, dict]:
     """Build the network for `state_dict` (read from `source`) and load it in eval mode; returns (net, options).
 
     `network_opt` (a YAML block) is used as given; otherwise the arch is `arch` or guessed from the weights, and its
@@ -130,9 +165,11 @@ def network_from_state(state_dict: dict, source: str, arch: Optional[str] = None
     else:
         arch = arch or guess_arch(state_dict)
         if arch is None:
-            raise ValueError(f"Cannot tell the arch of {source} from its keys ({', '.join(list(state_dict)[:6])} "
-                             '...): it is not an RRDBNet, SRVGGNetCompact or MSRResNet state dict; pass --arch NAME '
-                             '(with --arch-opt key=value) or --opt <option file>.')
+            raise ValueError(
+                f'Cannot tell the arch of {source} from its keys ({", ".join(list(state_dict)[:6])} '
+                '...): it is not an RRDBNet, SRVGGNetCompact or MSRResNet state dict; pass --arch NAME '
+                '(with --arch-opt key=value) or --opt <option file>.'
+            )
         opt = arch_options_from_state(arch, state_dict, overrides)
     net = build_network(opt)
     load_state_into(net, state_dict, strict=strict, source=source)
@@ -144,12 +181,19 @@ def read_state(model_path: str, param_key: str = 'params_ema') -> dict:
     try:
         return read_network_file(model_path, param_key)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(f'Cannot read checkpoint {model_path}: it is not a PyTorch or safetensors weights file, or '
-                         f'it is truncated ({type(err).__name__}).') from err
+        raise ValueError(
+            f'Cannot read checkpoint {model_path}: it is not a PyTorch or safetensors weights file, or '
+            f'it is truncated ({type(err).__name__}).'
+        ) from err
 
 
-def load_inference_network(model_path: str, arch: Optional[str] = None, network_opt: Optional[dict] = None,
-                           param_key: str = 'params_ema', overrides: Optional[dict] = None,
-                           strict: bool = True) -> tuple[nn.Module, dict]:
+def load_inference_network(
+    model_path: str,
+    arch: Optional[str] = None,
+    network_opt: Optional[dict] = None,
+    param_key: str = 'params_ema',
+    overrides: Optional[dict] = None,
+    strict: bool = True,
+) -> tuple[nn.Module, dict]:
     """Build the network and load `model_path` (.pth or .safetensors) into it in eval mode (`network_from_state`)."""
     return network_from_state(read_state(model_path, param_key), model_path, arch, network_opt, overrides, strict)

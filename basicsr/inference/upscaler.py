@@ -3,6 +3,7 @@ correction, and `Upscaler`, which puts them together for one network on one devi
 
 Networks see RGB float tensors in [0, 1], as in training (`img2tensor(bgr2rgb=True)` / `tensor2img`).
 """
+
 import os
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -23,6 +24,7 @@ ALPHA_UPSAMPLERS = ('resize', 'model')
 @dataclass
 class LoadedImage:
     """An image split for the network: RGB float32 (h, w, 3) in [0, 1], optional alpha (h, w), source format."""
+
     rgb: np.ndarray
     alpha: Optional[np.ndarray] = None
     bit_depth: int = 8
@@ -35,9 +37,9 @@ def read_image(path: str) -> LoadedImage:
     if img is None:
         raise ImageDecodeError(f'Cannot decode {path}: the file is corrupt, empty or not an image.')
     if img.dtype == np.uint16:
-        bit_depth, scale = 16, 65535.
+        bit_depth, scale = 16, 65535.0
     elif img.dtype == np.uint8:
-        bit_depth, scale = 8, 255.
+        bit_depth, scale = 8, 255.0
     else:
         raise ImageDecodeError(f'{path}: unsupported sample type {img.dtype}; use 8- or 16-bit images.')
     img = img.astype(np.float32) / scale
@@ -56,7 +58,7 @@ def to_file_array(image: LoadedImage) -> np.ndarray:
         out = cv2.cvtColor(np.ascontiguousarray(image.rgb), cv2.COLOR_RGB2BGR)
         if image.alpha is not None:
             out = np.concatenate([out, image.alpha[..., None]], axis=2)
-    scale, dtype = (65535., np.uint16) if image.bit_depth == 16 else (255., np.uint8)
+    scale, dtype = (65535.0, np.uint16) if image.bit_depth == 16 else (255.0, np.uint8)
     return (np.clip(out, 0, 1) * scale).round().astype(dtype)
 
 
@@ -64,7 +66,7 @@ def write_image(path: str, image: LoadedImage) -> None:
     """Write `image` to `path` (folder created); raises IOError naming the path when cv2 cannot encode it."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if not cv2.imwrite(path, to_file_array(image)):
-        raise IOError(f'Failed to write {path}: check the folder is writable and the extension is an image format.')
+        raise OSError(f'Failed to write {path}: check the folder is writable and the extension is an image format.')
 
 
 def output_extension(input_path: str, image: LoadedImage, requested: str = 'auto') -> str:
@@ -88,14 +90,23 @@ def _run(net: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.dty
         out = net(x.to(device=device, dtype=dtype)).float().cpu()
     expected = (x.shape[2] * scale, x.shape[3] * scale)
     if tuple(out.shape[2:]) != expected:
-        raise ValueError(f'The network turned a {tuple(x.shape[2:])} input into {tuple(out.shape[2:])}, not '
-                         f'{expected}: its scale is not x{scale} (check the arch options / --scale).')
+        raise ValueError(
+            f'The network turned a {tuple(x.shape[2:])} input into {tuple(out.shape[2:])}, not '
+            f'{expected}: its scale is not x{scale} (check the arch options / --scale).'
+        )
     return out
 
 
-def tiled_forward(net: nn.Module, lq: torch.Tensor, scale: int, tile: int, tile_pad: int,
-                  device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32,
-                  alignment: int = 1) -> torch.Tensor:
+def tiled_forward(
+    net: nn.Module,
+    lq: torch.Tensor,
+    scale: int,
+    tile: int,
+    tile_pad: int,
+    device: Optional[torch.device] = None,
+    dtype: torch.dtype = torch.float32,
+    alignment: int = 1,
+) -> torch.Tensor:
     """Upscale a (1, c, h, w) CPU tensor tile by tile; returns the (1, c', h*scale, w*scale) float32 CPU output.
 
     Each `tile` x `tile` block is run with `tile_pad` pixels of real context on every side, and only the block's own
@@ -119,7 +130,7 @@ def tiled_forward(net: nn.Module, lq: torch.Tensor, scale: int, tile: int, tile_
                 output = out_tile.new_zeros(1, out_tile.shape[1], height * scale, width * scale)
             rows = slice((top - in_top) * scale, (bottom - in_top) * scale)
             cols = slice((left - in_left) * scale, (right - in_left) * scale)
-            output[:, :, top * scale:bottom * scale, left * scale:right * scale] = out_tile[:, :, rows, cols]
+            output[:, :, top * scale : bottom * scale, left * scale : right * scale] = out_tile[:, :, rows, cols]
     return output
 
 
@@ -129,8 +140,10 @@ def color_correction(output: torch.Tensor, lq: torch.Tensor, eps: float = 1e-6) 
     out' = (out - mu_out) / sigma_out * sigma_lr + mu_lr, statistics over the spatial positions of each channel.
     """
     if output.shape[:2] != lq.shape[:2]:
-        raise ValueError(f'Colour correction needs the same batch and channels: output {tuple(output.shape[:2])}, '
-                         f'input {tuple(lq.shape[:2])}.')
+        raise ValueError(
+            f'Colour correction needs the same batch and channels: output {tuple(output.shape[:2])}, '
+            f'input {tuple(lq.shape[:2])}.'
+        )
     mu_out = output.mean(dim=(2, 3), keepdim=True)
     sigma_out = output.std(dim=(2, 3), keepdim=True, unbiased=False)
     mu_lr = lq.mean(dim=(2, 3), keepdim=True)
@@ -151,8 +164,17 @@ def resolve_device(device: str = 'auto') -> torch.device:
 class Upscaler:
     """Run one SR network over whole images: device and precision, tiling, colour correction, alpha and gray."""
 
-    def __init__(self, net: nn.Module, scale: int, device: str = 'auto', precision: str = 'fp32', tile: int = 0,
-                 tile_pad: int = 10, color_correct: bool = False, alpha_upsampler: str = 'resize') -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        scale: int,
+        device: str = 'auto',
+        precision: str = 'fp32',
+        tile: int = 0,
+        tile_pad: int = 10,
+        color_correct: bool = False,
+        alpha_upsampler: str = 'resize',
+    ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'.")
         if alpha_upsampler not in ALPHA_UPSAMPLERS:
@@ -174,8 +196,9 @@ class Upscaler:
         """(1, 3, h, w) RGB in [0, 1] -> (1, 3, h*scale, w*scale) float32 CPU in [0, 1]."""
         height, width = lq.shape[2:]
         padded = pad_to_multiple(lq.float().cpu(), self.alignment)
-        output = tiled_forward(self.net, padded, self.scale, self.tile, self.tile_pad, self.device, self.dtype,
-                               self.alignment)[:, :, :height * self.scale, :width * self.scale]
+        output = tiled_forward(
+            self.net, padded, self.scale, self.tile, self.tile_pad, self.device, self.dtype, self.alignment
+        )[:, :, : height * self.scale, : width * self.scale]
         if self.color_correct:
             output = color_correction(output, lq.float().cpu())
         return output.clamp_(0, 1)

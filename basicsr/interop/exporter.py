@@ -4,10 +4,12 @@ Real-ESRGAN's layout and verified ONNX files (fp32, fp16), with a spandrel verdi
 A format that cannot be written (say, an architecture ONNX cannot trace) is reported and the others are still
 written; the caller turns any problem into a failing exit status.
 """
+
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -17,8 +19,13 @@ from basicsr.inference.network_loading import network_from_state
 from basicsr.inference.upscaler import read_image
 from basicsr.interop.onnx_export import OnnxExportError, export_verified
 from basicsr.interop.spandrel_check import SpandrelVerdict, spandrel_verdict
-from basicsr.utils.checkpoint_util import (CHECKPOINT_FORMATS, atomic_save_network, chosen_param_key, read_checkpoint,
-                                           strip_module_prefix)
+from basicsr.utils.checkpoint_util import (
+    CHECKPOINT_FORMATS,
+    atomic_save_network,
+    chosen_param_key,
+    read_checkpoint,
+    strip_module_prefix,
+)
 
 FORMATS = ('safetensors', 'pth', 'onnx')
 ONNX_PRECISIONS = ('fp32', 'fp16')
@@ -47,12 +54,15 @@ def resolve_network_file(path: str) -> str:
     for candidate in candidates:
         if os.path.isfile(candidate):
             return candidate
-    raise FileNotFoundError(f'{path} is a training state (optimizer and scheduler only); its network file '
-                            f'{candidates[0]} (or .safetensors) does not exist. Pass the models/net_g_<iter> file.')
+    raise FileNotFoundError(
+        f'{path} is a training state (optimizer and scheduler only); its network file '
+        f'{candidates[0]} (or .safetensors) does not exist. Pass the models/net_g_<iter> file.'
+    )
 
 
-def load_for_export(path: str, param_key: str = 'params_ema',
-                    overrides: Optional[dict] = None) -> tuple[nn.Module, dict, dict, str]:
+def load_for_export(
+    path: str, param_key: str = 'params_ema', overrides: Optional[dict] = None
+) -> tuple[nn.Module, dict, dict, str]:
     """(network, its options, its state dict, the entry used: params_ema / params / 'raw state dict')."""
     checkpoint = read_checkpoint(path)
     key = chosen_param_key(checkpoint, param_key, path)
@@ -67,9 +77,10 @@ def verification_image(path: Optional[str] = None, size: int = VERIFY_SIZE) -> t
         rgb = read_image(path).rgb
     else:
         import skimage.data
-        rgb = skimage.data.astronaut().astype(np.float32) / 255.
+
+        rgb = skimage.data.astronaut().astype(np.float32) / 255.0
     top, left = max(0, (rgb.shape[0] - size) // 2), max(0, (rgb.shape[1] - size) // 2)
-    crop = np.ascontiguousarray(rgb[top:top + size, left:left + size].transpose(2, 0, 1))
+    crop = np.ascontiguousarray(rgb[top : top + size, left : left + size].transpose(2, 0, 1))
     return torch.from_numpy(crop).float().unsqueeze(0)
 
 
@@ -81,8 +92,9 @@ def check_spandrel(state_dict: dict, net: nn.Module, arch_opt: dict, image: torc
         return spandrel_verdict(path, net, arch_opt, image)
 
 
-def write_onnx(report: ExportReport, net: nn.Module, stem: str, image: torch.Tensor,
-               log: Callable[[str], None]) -> None:
+def write_onnx(
+    report: ExportReport, net: nn.Module, stem: str, image: torch.Tensor, log: Callable[[str], None]
+) -> None:
     for precision in ONNX_PRECISIONS:
         path = f'{stem}_{precision}.onnx'
         try:
@@ -96,14 +108,24 @@ def write_onnx(report: ExportReport, net: nn.Module, stem: str, image: torch.Ten
         log(f'  ONNX {precision}: {path} (onnxruntime vs PyTorch fp32 on a real image: max abs error {error:.2e})')
 
 
-def export_checkpoint(checkpoint: str, out_dir: str, name: Optional[str] = None, param_key: str = 'params_ema',
-                      formats: Sequence[str] = FORMATS, image_path: Optional[str] = None,
-                      overrides: Optional[dict] = None, log: Callable[[str], None] = print) -> ExportReport:
+def export_checkpoint(
+    checkpoint: str,
+    out_dir: str,
+    name: Optional[str] = None,
+    param_key: str = 'params_ema',
+    formats: Sequence[str] = FORMATS,
+    image_path: Optional[str] = None,
+    overrides: Optional[dict] = None,
+    log: Callable[[str], None] = print,
+) -> ExportReport:
     """Export `checkpoint` into `out_dir` as `<name>.safetensors`, `<name>.pth`, `<name>_fp32/fp16.onnx`."""
     path = resolve_network_file(checkpoint)
     net, arch_opt, state_dict, used_key = load_for_export(path, param_key, overrides)
-    log(f'Exporting {path}: {used_key} weights' + (f' (no {param_key} in the file)' if used_key != param_key else '')
-        + '.')
+    log(
+        f'Exporting {path}: {used_key} weights'
+        + (f' (no {param_key} in the file)' if used_key != param_key else '')
+        + '.'
+    )
     image = verification_image(image_path)
     report = ExportReport(used_key, arch_opt, check_spandrel(state_dict, net, arch_opt, image))
     log(report.spandrel.message())

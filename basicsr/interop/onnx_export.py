@@ -3,6 +3,7 @@
 A file is only kept when onnxruntime reproduces PyTorch's fp32 output on a real image within the tolerance; fp16
 files are compared with the same fp32 reference, so their error includes the half-precision rounding.
 """
+
 import copy
 import inspect
 import os
@@ -29,8 +30,10 @@ def _import_onnx_runtime():
         import onnx  # noqa: F401
         import onnxruntime
     except ImportError as err:
-        raise OnnxExportError("ONNX export needs the onnx and onnxruntime packages: pip install onnx onnxruntime "
-                              "(or pip install -e '.[export]').") from err
+        raise OnnxExportError(
+            'ONNX export needs the onnx and onnxruntime packages: pip install onnx onnxruntime '
+            "(or pip install -e '.[export]')."
+        ) from err
     return onnxruntime
 
 
@@ -39,8 +42,9 @@ def _legacy_exporter_kwargs() -> dict:
     return {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
 
 
-def export_onnx(net: nn.Module, path: str, precision: str = 'fp32', opset: int = ONNX_OPSET,
-                sample_size: int = 32) -> None:
+def export_onnx(
+    net: nn.Module, path: str, precision: str = 'fp32', opset: int = ONNX_OPSET, sample_size: int = 32
+) -> None:
     """Write `net` as ONNX with input `input` / output `output`, NCHW, dynamic batch, height and width."""
     _import_onnx_runtime()
     model = copy.deepcopy(net).eval().to(device='cpu', dtype=DTYPES[precision])
@@ -51,14 +55,23 @@ def export_onnx(net: nn.Module, path: str, precision: str = 'fp32', opset: int =
         with torch.no_grad(), warnings.catch_warnings():
             # the legacy exporter's deprecation notice, and tracer notes on shape checks that only raise errors
             warnings.simplefilter('ignore', (DeprecationWarning, torch.jit.TracerWarning))
-            torch.onnx.export(model, (sample,), path, input_names=['input'], output_names=['output'],
-                              dynamic_axes={'input': axes, 'output': axes}, opset_version=opset,
-                              **_legacy_exporter_kwargs())
+            torch.onnx.export(
+                model,
+                (sample,),
+                path,
+                input_names=['input'],
+                output_names=['output'],
+                dynamic_axes={'input': axes, 'output': axes},
+                opset_version=opset,
+                **_legacy_exporter_kwargs(),
+            )
     except Exception as err:  # any tracer/exporter failure: the architecture (or this torch) cannot go to ONNX
         if os.path.exists(path):
             os.remove(path)
-        raise OnnxExportError(f'{type(net).__name__} cannot be exported to ONNX {precision} with torch '
-                              f'{torch.__version__} ({first_line(err)}).') from err
+        raise OnnxExportError(
+            f'{type(net).__name__} cannot be exported to ONNX {precision} with torch '
+            f'{torch.__version__} ({first_line(err)}).'
+        ) from err
 
 
 def onnx_max_abs_error(path: str, net: nn.Module, image: torch.Tensor, precision: str = 'fp32') -> float:
@@ -74,14 +87,22 @@ def onnx_max_abs_error(path: str, net: nn.Module, image: torch.Tensor, precision
     return float(np.abs(output - reference).max())
 
 
-def export_verified(net: nn.Module, path: str, image: torch.Tensor, precision: str = 'fp32',
-                    tolerance: Optional[float] = None, opset: int = ONNX_OPSET) -> float:
+def export_verified(
+    net: nn.Module,
+    path: str,
+    image: torch.Tensor,
+    precision: str = 'fp32',
+    tolerance: Optional[float] = None,
+    opset: int = ONNX_OPSET,
+) -> float:
     """Export, then verify on `image`; returns the max abs error, or removes the file and raises above tolerance."""
     tolerance = TOLERANCES[precision] if tolerance is None else tolerance
     export_onnx(net, path, precision, opset)
     error = onnx_max_abs_error(path, net, image, precision)
     if not error <= tolerance:
         os.remove(path)
-        raise OnnxExportError(f'ONNX {precision} output differs from PyTorch by {error:.2e} (max abs, image in '
-                              f'[0, 1]), above the tolerance {tolerance:.0e}; the file was not kept.')
+        raise OnnxExportError(
+            f'ONNX {precision} output differs from PyTorch by {error:.2e} (max abs, image in '
+            f'[0, 1]), above the tolerance {tolerance:.0e}; the file was not kept.'
+        )
     return error

@@ -5,6 +5,7 @@ Facts of spandrel's detection (spandrel 0.4): its ESRGAN architecture builds RRD
 file holds; its Compact architecture is detected by a PReLU weight (`body.1.weight`) and always built with PReLU; it
 has no MSRResNet (SRResNet) architecture.
 """
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -12,8 +13,11 @@ import torch
 from torch import nn
 
 SAME_OUTPUT_TOLERANCE = 1e-4
-VARIANT_KEYS = {'RRDBNet': ('num_feat', 'num_block', 'num_grow_ch'),
-                'SRVGGNetCompact': ('num_feat', 'num_conv', 'act_type'), 'MSRResNet': ('num_feat', 'num_block')}
+VARIANT_KEYS = {
+    'RRDBNet': ('num_feat', 'num_block', 'num_grow_ch'),
+    'SRVGGNetCompact': ('num_feat', 'num_conv', 'act_type'),
+    'MSRResNet': ('num_feat', 'num_block'),
+}
 
 
 def first_line(err: BaseException, limit: int = 160) -> str:
@@ -50,14 +54,20 @@ def known_unsupported(arch_opt: dict) -> Optional[str]:
     """What to change when `arch_opt` is a variant spandrel refuses or rebuilds differently; None when it is not."""
     arch = arch_opt.get('type', '').removesuffix('_basicsr')
     if arch == 'RRDBNet' and arch_opt.get('num_grow_ch', 32) != 32:
-        return (f"spandrel's ESRGAN builds RRDB blocks with growth 32; this network has num_grow_ch "
-                f"{arch_opt['num_grow_ch']}. Train with network_g.num_grow_ch: 32 for a file spandrel loads.")
+        return (
+            f"spandrel's ESRGAN builds RRDB blocks with growth 32; this network has num_grow_ch "
+            f'{arch_opt["num_grow_ch"]}. Train with network_g.num_grow_ch: 32 for a file spandrel loads.'
+        )
     if arch == 'SRVGGNetCompact' and arch_opt.get('act_type', 'prelu') != 'prelu':
-        return (f"spandrel's Compact is detected by its PReLU weights and always built with PReLU; this network uses "
-                f"{arch_opt['act_type']}. Train with network_g.act_type: prelu for a file spandrel loads.")
+        return (
+            f"spandrel's Compact is detected by its PReLU weights and always built with PReLU; this network uses "
+            f'{arch_opt["act_type"]}. Train with network_g.act_type: prelu for a file spandrel loads.'
+        )
     if arch == 'MSRResNet':
-        return 'spandrel has no MSRResNet (SRResNet) architecture; train an RRDBNet (growth 32) or a PReLU ' \
-               'SRVGGNetCompact for a file spandrel loads.'
+        return (
+            'spandrel has no MSRResNet (SRResNet) architecture; train an RRDBNet (growth 32) or a PReLU '
+            'SRVGGNetCompact for a file spandrel loads.'
+        )
     return None
 
 
@@ -81,17 +91,24 @@ def spandrel_verdict(file_path: str, net: nn.Module, arch_opt: dict, image: torc
     try:
         descriptor = spandrel.ModelLoader().load_from_file(file_path)
     except Exception as err:  # UnsupportedModelError, or a state-dict mismatch inside spandrel's own arch
-        return SpandrelVerdict(False, variant, f'{how}: {first_line(err)}',
-                               advice)
+        return SpandrelVerdict(False, variant, f'{how}: {first_line(err)}', advice)
     with torch.no_grad():
         theirs = descriptor.model.eval().float()(image)
         ours = net.float().eval()(image)
     if theirs.shape != ours.shape:
-        return SpandrelVerdict(False, variant, f'{how}: it gives a {tuple(theirs.shape)} output, not '
-                                               f'{tuple(ours.shape)}', advice)
+        return SpandrelVerdict(
+            False, variant, f'{how}: it gives a {tuple(theirs.shape)} output, not {tuple(ours.shape)}', advice
+        )
     error = float((theirs - ours).abs().max())
     if error > SAME_OUTPUT_TOLERANCE:
-        return SpandrelVerdict(False, variant, f'{how} as {descriptor.architecture.name}, but its outputs differ '
-                                               f'from ours by {error:.2e}', advice)
-    return SpandrelVerdict(True, variant, f'{how} as {descriptor.architecture.name} x{descriptor.scale}; outputs '
-                                          f'equal ours within {error:.1e}')
+        return SpandrelVerdict(
+            False,
+            variant,
+            f'{how} as {descriptor.architecture.name}, but its outputs differ from ours by {error:.2e}',
+            advice,
+        )
+    return SpandrelVerdict(
+        True,
+        variant,
+        f'{how} as {descriptor.architecture.name} x{descriptor.scale}; outputs equal ours within {error:.1e}',
+    )

@@ -1,4 +1,5 @@
 """Losses, discovered from `*_loss.py` files and built by name from options."""
+
 import os
 
 from torch import nn

@@ -1,4 +1,5 @@
 """Pixel losses (L1, MSE, Charbonnier, total variation, Haar-wavelet L1) and the VGG perceptual/style loss."""
+
 from typing import Callable, Optional
 
 import torch
@@ -24,7 +25,7 @@ def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 @weighted_loss
 def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    return torch.sqrt((pred - target)**2 + eps)
+    return torch.sqrt((pred - target) ** 2 + eps)
 
 
 class _ElementwiseLoss(nn.Module):
@@ -39,8 +40,9 @@ class _ElementwiseLoss(nn.Module):
         self.reduction = reduction
 
     @fp32_loss
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None,
-                **kwargs) -> torch.Tensor:
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None, **kwargs
+    ) -> torch.Tensor:
         return self.loss_weight * self.elementwise(pred, target, weight, reduction=self.reduction)
 
 
@@ -66,8 +68,9 @@ class CharbonnierLoss(_ElementwiseLoss):
         super().__init__(loss_weight, reduction)
         self.eps = eps
 
-    def elementwise(self, pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor],
-                    reduction: str) -> torch.Tensor:
+    def elementwise(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor], reduction: str
+    ) -> torch.Tensor:
         return charbonnier_loss(pred, target, weight, eps=self.eps, reduction=reduction)
 
 
@@ -100,8 +103,9 @@ def haar_wavelet_split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     """
     height, width = x.shape[-2:]
     if height % 2 or width % 2:
-        raise ValueError(f'The Haar wavelet split needs even height and width, got {height}x{width}; '
-                         'crop the images to even sizes.')
+        raise ValueError(
+            f'The Haar wavelet split needs even height and width, got {height}x{width}; crop the images to even sizes.'
+        )
     top_left = x[:, :, 0::2, 0::2] / 2
     top_right = x[:, :, 0::2, 1::2] / 2
     bottom_left = x[:, :, 1::2, 0::2] / 2
@@ -123,8 +127,9 @@ class WeightedWvtLoss(nn.Module):
     have different shapes.
     """
 
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean',
-                 weights: tuple[float, float, float] = (1.0, 0.5, 0.1)) -> None:
+    def __init__(
+        self, loss_weight: float = 1.0, reduction: str = 'mean', weights: tuple[float, float, float] = (1.0, 0.5, 0.1)
+    ) -> None:
         super().__init__()
         check_reduction(reduction, ('mean', 'sum'))
         if len(weights) != 3:
@@ -135,8 +140,10 @@ class WeightedWvtLoss(nn.Module):
 
     @fp32_loss
     def forward(self, pred: torch.Tensor, target: torch.Tensor, **kwargs) -> torch.Tensor:
-        band_losses = [l1_loss(p, t, reduction=self.reduction)
-                       for p, t in zip(haar_wavelet_split(pred), haar_wavelet_split(target))]
+        band_losses = [
+            l1_loss(p, t, reduction=self.reduction)
+            for p, t in zip(haar_wavelet_split(pred), haar_wavelet_split(target))
+        ]
         return self.loss_weight * sum(w * band for w, band in zip(self.weights, band_losses))
 
 
@@ -170,43 +177,63 @@ class PerceptualLoss(nn.Module):
     a local file, never a download. Returns (perceptual, style), None for a term whose weight is 0.
     """
 
-    def __init__(self, layer_weights: dict[str, float], vgg_type: str = 'vgg19', use_input_norm: bool = True,
-                 range_norm: bool = False, perceptual_weight: float = 1.0, style_weight: float = 0.,
-                 criterion: str = 'l1', pretrained: bool = True, vgg_weights_path: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        layer_weights: dict[str, float],
+        vgg_type: str = 'vgg19',
+        use_input_norm: bool = True,
+        range_norm: bool = False,
+        perceptual_weight: float = 1.0,
+        style_weight: float = 0.0,
+        criterion: str = 'l1',
+        pretrained: bool = True,
+        vgg_weights_path: Optional[str] = None,
+    ) -> None:
         super().__init__()
         if criterion not in _CRITERIA:
-            raise ValueError(f"PerceptualLoss criterion '{criterion}' is not supported; use one of: "
-                             f"{', '.join(_CRITERIA)}.")
+            raise ValueError(
+                f"PerceptualLoss criterion '{criterion}' is not supported; use one of: {', '.join(_CRITERIA)}."
+            )
         self.layer_weights = dict(layer_weights)
         self.perceptual_weight = perceptual_weight
         self.style_weight = style_weight
         self.criterion_type = criterion
         self.criterion = _CRITERIA[criterion]
         self.vgg = VGGFeatureExtractor(
-            layer_name_list=list(self.layer_weights), vgg_type=vgg_type, use_input_norm=use_input_norm,
-            range_norm=range_norm, pretrained=pretrained, weights_path=vgg_weights_path)
+            layer_name_list=list(self.layer_weights),
+            vgg_type=vgg_type,
+            use_input_norm=use_input_norm,
+            range_norm=range_norm,
+            pretrained=pretrained,
+            weights_path=vgg_weights_path,
+        )
 
     def forward(self, x: torch.Tensor, gt: torch.Tensor) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         return self.forward_features(self.vgg(x), self.vgg(gt.detach()))
 
     @fp32_loss
-    def forward_features(self, x_features: FeatureDict,
-                         gt_features: FeatureDict) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    def forward_features(
+        self, x_features: FeatureDict, gt_features: FeatureDict
+    ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """The losses from precomputed VGG features, so a model can share one batched VGG pass.
 
         Both dicts must hold every layer of `layer_weights`; extra layers are ignored.
         """
         missing = [k for k in self.layer_weights if k not in x_features or k not in gt_features]
         if missing:
-            raise KeyError(f'PerceptualLoss needs VGG features for layers {missing}; '
-                           f'got {sorted(x_features)} and {sorted(gt_features)}.')
+            raise KeyError(
+                f'PerceptualLoss needs VGG features for layers {missing}; '
+                f'got {sorted(x_features)} and {sorted(gt_features)}.'
+            )
         percep_loss = None
         if self.perceptual_weight > 0:
             percep_loss = self.perceptual_weight * sum(
-                weight * self.criterion(x_features[k], gt_features[k]) for k, weight in self.layer_weights.items())
+                weight * self.criterion(x_features[k], gt_features[k]) for k, weight in self.layer_weights.items()
+            )
         style_loss = None
         if self.style_weight > 0:
             style_loss = self.style_weight * sum(
                 weight * self.criterion(gram_matrix(x_features[k]), gram_matrix(gt_features[k]))
-                for k, weight in self.layer_weights.items())
+                for k, weight in self.layer_weights.items()
+            )
         return percep_loss, style_loss

@@ -5,6 +5,7 @@ Notation: M_S is the trainable specialist, M_G the frozen (or EMA) generalist; U
 synthetic, labelled one; F_k(.) is the VGG feature at layer k, taken before the ReLU for `convX_Y` names. The model
 calls the loss as ``(x1, ref1, x2, ref2) = (M_S(real), M_G(real), M_S(synthetic), M_G(synthetic))``.
 """
+
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
@@ -32,12 +33,21 @@ def check_choice(owner: str, key: str, value: str, allowed: Sequence[str]) -> No
         raise ValueError(f"{owner}: option '{key}' is {value!r}; allowed values are {', '.join(map(repr, allowed))}.")
 
 
-def build_vgg(owner: str, layers: Sequence[str], model_type: str, use_input_norm: bool, range_norm: bool,
-              pretrained: bool, weights_path: Optional[str]) -> VGGFeatureExtractor:
+def build_vgg(
+    owner: str,
+    layers: Sequence[str],
+    model_type: str,
+    use_input_norm: bool,
+    range_norm: bool,
+    pretrained: bool,
+    weights_path: Optional[str],
+) -> VGGFeatureExtractor:
     """Build the frozen VGG feature extractor for `layers` (`model_type` is the VGG variant, e.g. 'vgg19')."""
     if not model_type.startswith('vgg'):
-        raise ValueError(f"{owner}: option 'model_type' is {model_type!r}; only VGG feature extractors are supported "
-                         "(e.g. 'vgg19', as in the paper).")
+        raise ValueError(
+            f"{owner}: option 'model_type' is {model_type!r}; only VGG feature extractors are supported "
+            "(e.g. 'vgg19', as in the paper)."
+        )
     return VGGFeatureExtractor(
         layer_name_list=list(layers),
         vgg_type=model_type,
@@ -45,7 +55,8 @@ def build_vgg(owner: str, layers: Sequence[str], model_type: str, use_input_norm
         range_norm=range_norm,
         requires_grad=False,
         pretrained=pretrained,
-        weights_path=weights_path)
+        weights_path=weights_path,
+    )
 
 
 def features_of_batch(vgg: nn.Module, images: Sequence[Tensor]) -> list[dict[str, Tensor]]:
@@ -135,20 +146,22 @@ class DistillationLoss(nn.Module):
     the VGG. A term whose layer dict is empty/None or whose weight is 0 is disabled and returned as None.
     """
 
-    def __init__(self,
-                 layer_weights_inter: Optional[Mapping[str, float]],
-                 layer_weights_intra: Optional[Mapping[str, float]],
-                 model_type: str = 'vgg19',
-                 use_input_norm: bool = True,
-                 range_norm: bool = False,
-                 rinter_weight: float = 1.0,
-                 rintra_weight: float = 1.0,
-                 delta_inter_type: str = 'gram_change',
-                 delta_intra_type: str = 'l1',
-                 cri_inter: str = 'fro',
-                 cri_intra: str = 'ce',
-                 pretrained: bool = True,
-                 vgg_weights_path: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        layer_weights_inter: Optional[Mapping[str, float]],
+        layer_weights_intra: Optional[Mapping[str, float]],
+        model_type: str = 'vgg19',
+        use_input_norm: bool = True,
+        range_norm: bool = False,
+        rinter_weight: float = 1.0,
+        rintra_weight: float = 1.0,
+        delta_inter_type: str = 'gram_change',
+        delta_intra_type: str = 'l1',
+        cri_inter: str = 'fro',
+        cri_intra: str = 'ce',
+        pretrained: bool = True,
+        vgg_weights_path: Optional[str] = None,
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         check_choice(owner, 'delta_inter_type', delta_inter_type, INTER_DELTA_TYPES)
@@ -163,8 +176,10 @@ class DistillationLoss(nn.Module):
         self.layer_weights_inter = dict(layer_weights_inter or {}) if rinter_weight > 0 else {}
         self.layer_weights_intra = dict(layer_weights_intra or {}) if rintra_weight > 0 else {}
         if not self.layers:
-            raise ValueError(f"{owner}: both terms are disabled; give 'layer_weights_inter' or 'layer_weights_intra' "
-                             'a layer with a positive term weight, or drop train.domain_opt.')
+            raise ValueError(
+                f"{owner}: both terms are disabled; give 'layer_weights_inter' or 'layer_weights_intra' "
+                'a layer with a positive term weight, or drop train.domain_opt.'
+            )
         self.rinter_weight = rinter_weight
         self.rintra_weight = rintra_weight
         self.delta_inter_type = delta_inter_type
@@ -178,8 +193,7 @@ class DistillationLoss(nn.Module):
         """VGG layers the enabled terms need, in first-use order (for sharing one VGG pass with other losses)."""
         return list(dict.fromkeys([*self.layer_weights_inter, *self.layer_weights_intra]))
 
-    def forward(self, x1: Tensor, ref1: Tensor, x2: Tensor,
-                ref2: Tensor) -> tuple[Optional[Tensor], Optional[Tensor]]:
+    def forward(self, x1: Tensor, ref1: Tensor, x2: Tensor, ref2: Tensor) -> tuple[Optional[Tensor], Optional[Tensor]]:
         """Return (L_inter, L_intra) for specialist/generalist outputs on real (x1/ref1) and synthetic (x2/ref2) input.
 
         The four images go through the VGG in one batched pass; ref1 and ref2 are detached.
@@ -188,32 +202,41 @@ class DistillationLoss(nn.Module):
         return self.forward_features(*features)
 
     @fp32_loss
-    def forward_features(self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict,
-                         ref_f2: FeatureDict) -> tuple[Optional[Tensor], Optional[Tensor]]:
+    def forward_features(
+        self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict, ref_f2: FeatureDict
+    ) -> tuple[Optional[Tensor], Optional[Tensor]]:
         """Same as `forward` on precomputed VGG feature dicts (at least `layers`); generalist features are detached."""
         check_layers(type(self).__name__, self.layers, f_x1=f_x1, ref_f1=ref_f1, f_x2=f_x2, ref_f2=ref_f2)
         ref_f1 = {layer: ref_f1[layer].detach() for layer in self.layers}
         ref_f2 = {layer: ref_f2[layer].detach() for layer in self.layers}
         return self._inter_term(f_x1, ref_f1, f_x2, ref_f2), self._intra_term(f_x1, ref_f1, f_x2, ref_f2)
 
-    def _inter_term(self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict,
-                    ref_f2: FeatureDict) -> Optional[Tensor]:
+    def _inter_term(
+        self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict, ref_f2: FeatureDict
+    ) -> Optional[Tensor]:
         """rinter_weight · Σ_k w_k · ‖Δ_U − Δ_L‖_F, or None when the term is disabled."""
         if not self.layer_weights_inter:
             return None
-        total = sum(weight * torch.linalg.vector_norm(
-            inter_model_distance(f_x1[layer], ref_f1[layer], self.delta_inter_type) -
-            inter_model_distance(f_x2[layer], ref_f2[layer], self.delta_inter_type))
-                    for layer, weight in self.layer_weights_inter.items())
+        total = sum(
+            weight
+            * torch.linalg.vector_norm(
+                inter_model_distance(f_x1[layer], ref_f1[layer], self.delta_inter_type)
+                - inter_model_distance(f_x2[layer], ref_f2[layer], self.delta_inter_type)
+            )
+            for layer, weight in self.layer_weights_inter.items()
+        )
         return total * self.rinter_weight
 
-    def _intra_term(self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict,
-                    ref_f2: FeatureDict) -> Optional[Tensor]:
+    def _intra_term(
+        self, f_x1: FeatureDict, ref_f1: FeatureDict, f_x2: FeatureDict, ref_f2: FeatureDict
+    ) -> Optional[Tensor]:
         """rintra_weight · Σ_k w_k · crit(d_S, d_G), or None when the term is disabled."""
         if not self.layer_weights_intra:
             return None
-        total = sum(weight * self._intra_layer(f_x1[layer], ref_f1[layer], f_x2[layer], ref_f2[layer])
-                    for layer, weight in self.layer_weights_intra.items())
+        total = sum(
+            weight * self._intra_layer(f_x1[layer], ref_f1[layer], f_x2[layer], ref_f2[layer])
+            for layer, weight in self.layer_weights_intra.items()
+        )
         return total * self.rintra_weight
 
     def _intra_layer(self, f_x1: Tensor, ref_f1: Tensor, f_x2: Tensor, ref_f2: Tensor) -> Tensor:

@@ -1,4 +1,5 @@
 """Adversarial losses (vanilla, LSGAN, WGAN, WGAN-softplus, hinge) and the gradient regularisers of GAN training."""
+
 import math
 from typing import Optional, Union
 
@@ -20,8 +21,9 @@ class GANLoss(nn.Module):
     (`is_disc=False`); the discriminator's loss is never scaled. For 'hinge' the generator loss is -mean(D(x)).
     """
 
-    def __init__(self, gan_type: str, real_label_val: float = 1.0, fake_label_val: float = 0.0,
-                 loss_weight: float = 1.0) -> None:
+    def __init__(
+        self, gan_type: str, real_label_val: float = 1.0, fake_label_val: float = 0.0, loss_weight: float = 1.0
+    ) -> None:
         super().__init__()
         if gan_type not in GAN_TYPES:
             raise ValueError(f"GAN type '{gan_type}' is not implemented; use one of: {', '.join(GAN_TYPES)}.")
@@ -76,8 +78,9 @@ def r1_penalty(real_pred: torch.Tensor, real_img: torch.Tensor) -> torch.Tensor:
     return grad_real.pow(2).reshape(grad_real.shape[0], -1).sum(1).mean()
 
 
-def g_path_regularize(fake_img: torch.Tensor, latents: torch.Tensor, mean_path_length: Union[float, torch.Tensor],
-                      decay: float = 0.01) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def g_path_regularize(
+    fake_img: torch.Tensor, latents: torch.Tensor, mean_path_length: Union[float, torch.Tensor], decay: float = 0.01
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """StyleGAN2 path-length regulariser (Karras et al., 2020, Sec. 3.2).
 
     Returns (penalty, mean path length of this batch, updated running mean path length).
@@ -90,17 +93,22 @@ def g_path_regularize(fake_img: torch.Tensor, latents: torch.Tensor, mean_path_l
     return path_penalty, path_lengths.detach().mean(), path_mean.detach()
 
 
-def gradient_penalty_loss(discriminator: nn.Module, real_data: torch.Tensor, fake_data: torch.Tensor,
-                          weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+def gradient_penalty_loss(
+    discriminator: nn.Module, real_data: torch.Tensor, fake_data: torch.Tensor, weight: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """WGAN-GP penalty (||grad D(x_hat)||_2 - 1)^2 on random real/fake interpolates (Gulrajani et al., 2017)."""
     alpha = torch.rand(real_data.size(0), 1, 1, 1, device=real_data.device, dtype=real_data.dtype)
-    interpolates = (alpha * real_data + (1. - alpha) * fake_data).detach().requires_grad_(True)
+    interpolates = (alpha * real_data + (1.0 - alpha) * fake_data).detach().requires_grad_(True)
     disc_interpolates = discriminator(interpolates)
-    gradients = autograd.grad(outputs=disc_interpolates, inputs=interpolates,
-                              grad_outputs=torch.ones_like(disc_interpolates), create_graph=True)[0]
+    gradients = autograd.grad(
+        outputs=disc_interpolates,
+        inputs=interpolates,
+        grad_outputs=torch.ones_like(disc_interpolates),
+        create_graph=True,
+    )[0]
     if weight is not None:
         gradients = gradients * weight
-    penalty = ((gradients.norm(2, dim=1) - 1)**2).mean()
+    penalty = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
     if weight is not None:
         penalty = penalty / torch.mean(weight)
     return penalty

@@ -1,5 +1,6 @@
 """Element-wise weighting and reduction shared by the pixel losses (BasicSR semantics), and the fp32 rule of every
 loss under AMP."""
+
 import functools
 from typing import Any, Callable, Optional
 
@@ -24,8 +25,9 @@ def reduce_loss(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return loss
 
 
-def weight_reduce_loss(loss: torch.Tensor, weight: Optional[torch.Tensor] = None,
-                       reduction: str = 'mean') -> torch.Tensor:
+def weight_reduce_loss(
+    loss: torch.Tensor, weight: Optional[torch.Tensor] = None, reduction: str = 'mean'
+) -> torch.Tensor:
     """Multiply an element-wise loss by `weight` and reduce it.
 
     As in BasicSR, a weighted 'mean' averages over the weighted region: sum(loss * weight) / sum(weight), where a
@@ -36,8 +38,10 @@ def weight_reduce_loss(loss: torch.Tensor, weight: Optional[torch.Tensor] = None
     loss_channels = loss.size(1) if loss.dim() > 1 else 1
     weight_channels = weight.size(1) if weight.dim() > 1 else 1
     if weight.dim() != loss.dim() or weight_channels not in (1, loss_channels):
-        raise ValueError(f'Loss weight of shape {tuple(weight.shape)} does not match the loss of shape '
-                         f'{tuple(loss.shape)}: it needs the same rank and 1 or {loss_channels} channels.')
+        raise ValueError(
+            f'Loss weight of shape {tuple(weight.shape)} does not match the loss of shape '
+            f'{tuple(loss.shape)}: it needs the same rank and 1 or {loss_channels} channels.'
+        )
     loss = loss * weight
     if reduction != 'mean':
         return reduce_loss(loss, reduction)
@@ -50,8 +54,13 @@ def weighted_loss(loss_func: Callable) -> Callable:
     `loss_func(pred, target, weight=None, reduction='mean', **kwargs)`."""
 
     @functools.wraps(loss_func)
-    def wrapper(pred: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None,
-                reduction: str = 'mean', **kwargs) -> torch.Tensor:
+    def wrapper(
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        weight: Optional[torch.Tensor] = None,
+        reduction: str = 'mean',
+        **kwargs,
+    ) -> torch.Tensor:
         return weight_reduce_loss(loss_func(pred, target, **kwargs), weight, reduction)
 
     return wrapper

@@ -1,4 +1,5 @@
 """Naive feature distillation, the 'ND' baseline of the PDD paper's ablation (arXiv 2407.07302, experiments)."""
+
 from collections.abc import Mapping
 from typing import Optional
 
@@ -17,19 +18,22 @@ class NaiveDistillationLoss(nn.Module):
     that this raises PSNR but hurts perceptual quality. `ref` (the generalist's output) carries no gradient.
     """
 
-    def __init__(self,
-                 layer_weights: Mapping[str, float],
-                 model_type: str = 'vgg19',
-                 use_input_norm: bool = True,
-                 range_norm: bool = False,
-                 loss_weight: float = 1.0,
-                 pretrained: bool = True,
-                 vgg_weights_path: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        layer_weights: Mapping[str, float],
+        model_type: str = 'vgg19',
+        use_input_norm: bool = True,
+        range_norm: bool = False,
+        loss_weight: float = 1.0,
+        pretrained: bool = True,
+        vgg_weights_path: Optional[str] = None,
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         if not layer_weights:
-            raise ValueError(f"{owner}: option 'layer_weights' is empty; give at least one VGG layer, "
-                             "e.g. {'conv5_4': 1.0}.")
+            raise ValueError(
+                f"{owner}: option 'layer_weights' is empty; give at least one VGG layer, e.g. {{'conv5_4': 1.0}}."
+            )
         self.layer_weights = dict(layer_weights)
         self.loss_weight = loss_weight
         self.vgg = build_vgg(owner, self.layers, model_type, use_input_norm, range_norm, pretrained, vgg_weights_path)
@@ -48,6 +52,7 @@ class NaiveDistillationLoss(nn.Module):
     def forward_features(self, f_x: FeatureDict, f_ref: FeatureDict) -> Tensor:
         """Same as `forward` on precomputed VGG feature dicts (at least `layers`); `f_ref` is detached."""
         check_layers(type(self).__name__, self.layers, f_x=f_x, f_ref=f_ref)
-        total = sum(weight * (f_x[layer] - f_ref[layer].detach()).abs().mean()
-                    for layer, weight in self.layer_weights.items())
+        total = sum(
+            weight * (f_x[layer] - f_ref[layer].detach()).abs().mean() for layer, weight in self.layer_weights.items()
+        )
         return total * self.loss_weight

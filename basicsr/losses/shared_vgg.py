@@ -6,9 +6,11 @@ so two batched passes give the same features: one with gradients over the specia
 generalist outputs and GT. Extractors are only merged when they compute identical features (same variant, input
 transform and weights); otherwise each runs its own (still batched) passes.
 """
+
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -108,8 +110,12 @@ class SharedVGGPasses:
     computes the union of the layers its group needs. Images of different shapes go in separate passes.
     """
 
-    def __init__(self, extractors: Sequence[VGGFeatureExtractor], share: bool = True,
-                 runner: Callable[[VGGFeatureExtractor, Tensor, Sequence[str]], FeatureDict] = vgg_features) -> None:
+    def __init__(
+        self,
+        extractors: Sequence[VGGFeatureExtractor],
+        share: bool = True,
+        runner: Callable[[VGGFeatureExtractor, Tensor, Sequence[str]], FeatureDict] = vgg_features,
+    ) -> None:
         self.runner = runner
         self.canonical: dict[int, VGGFeatureExtractor] = {}
         groups: list[list[VGGFeatureExtractor]] = []
@@ -128,8 +134,12 @@ class SharedVGGPasses:
         """How many distinct feature extractors the passes use."""
         return len({id(extractor) for extractor in self.canonical.values()})
 
-    def run(self, needs: Sequence[FeatureNeed], images: Mapping[str, Tensor],
-            no_grad: Callable[[], ContextManager] = torch.no_grad) -> 'FeatureBank':
+    def run(
+        self,
+        needs: Sequence[FeatureNeed],
+        images: Mapping[str, Tensor],
+        no_grad: Callable[[], AbstractContextManager] = torch.no_grad,
+    ) -> 'FeatureBank':
         """Compute every need; an image that one need wants with gradients is passed once, with gradients."""
         plan: dict[tuple[int, bool], tuple[VGGFeatureExtractor, dict[str, None], dict[str, None]]] = {}
         grad_images = {(id(self.canonical_of(n.extractor)), n.image) for n in needs if n.grad}
@@ -142,8 +152,9 @@ class SharedVGGPasses:
         bank = FeatureBank(self)
         for (_, grad), (extractor, image_names, layers) in plan.items():
             with torch.enable_grad() if grad else no_grad():
-                bank.add(extractor, self._passes(extractor, [(name, images[name]) for name in image_names],
-                                                 list(layers)))
+                bank.add(
+                    extractor, self._passes(extractor, [(name, images[name]) for name in image_names], list(layers))
+                )
         return bank
 
     def canonical_of(self, extractor: VGGFeatureExtractor) -> VGGFeatureExtractor:
@@ -151,8 +162,9 @@ class SharedVGGPasses:
             raise KeyError('SharedVGGPasses got a feature need for an extractor it was not built with.')
         return self.canonical[id(extractor)]
 
-    def _passes(self, extractor: VGGFeatureExtractor, named_images: list[tuple[str, Tensor]],
-                layers: list[str]) -> dict[str, FeatureDict]:
+    def _passes(
+        self, extractor: VGGFeatureExtractor, named_images: list[tuple[str, Tensor]], layers: list[str]
+    ) -> dict[str, FeatureDict]:
         """One pass per image shape over the concatenated images; features split back per image name."""
         by_shape: dict[tuple[int, ...], list[tuple[str, Tensor]]] = {}
         for name, image in named_images:
@@ -162,10 +174,13 @@ class SharedVGGPasses:
             tensors = [image for _, image in batch]
             features = self.runner(extractor, tensors[0] if len(tensors) == 1 else torch.cat(tensors), layers)
             sizes = [image.shape[0] for image in tensors]
-            split = {layer: _SplitKeepingLayout.apply(feature, sizes) if feature.requires_grad else feature.split(sizes)
-                     for layer, feature in features.items()}
-            result.update({name: {layer: split[layer][index] for layer in layers}
-                           for index, (name, _) in enumerate(batch)})
+            split = {
+                layer: _SplitKeepingLayout.apply(feature, sizes) if feature.requires_grad else feature.split(sizes)
+                for layer, feature in features.items()
+            }
+            result.update(
+                {name: {layer: split[layer][index] for layer in layers} for index, (name, _) in enumerate(batch)}
+            )
         return result
 
 

@@ -1,4 +1,5 @@
 """Image quality metrics, registered in METRIC_REGISTRY and called by name from the validation options."""
+
 import copy
 
 from basicsr.metrics.haarpsi import calculate_haarpsi
@@ -10,8 +11,16 @@ from basicsr.metrics.pyiqa_metric import calculate_pyiqa
 from basicsr.utils.registry import METRIC_REGISTRY
 
 __all__ = [
-    'calculate_metric', 'metric_better', 'calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt',
-    'calculate_niqe', 'calculate_lpips', 'calculate_pyiqa', 'calculate_haarpsi'
+    'calculate_metric',
+    'metric_better',
+    'calculate_psnr',
+    'calculate_ssim',
+    'calculate_psnr_pt',
+    'calculate_ssim_pt',
+    'calculate_niqe',
+    'calculate_lpips',
+    'calculate_pyiqa',
+    'calculate_haarpsi',
 ]
 
 
@@ -33,6 +42,7 @@ def metric_better(opt: dict) -> str:
         declared = getattr(METRIC_REGISTRY.get(opt['type']), 'better', 'higher')
         direction = declared(**{k: v for k, v in opt.items() if k != 'type'}) if callable(declared) else declared
     if direction not in DIRECTIONS:
-        raise ValueError(f"Metric option 'better' must be 'higher' or 'lower', got '{direction}' "
-                         f"(metric type {opt.get('type')}).")
+        raise ValueError(
+            f"Metric option 'better' must be 'higher' or 'lower', got '{direction}' (metric type {opt.get('type')})."
+        )
     return direction

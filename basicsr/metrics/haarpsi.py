@@ -6,6 +6,7 @@ weights: local similarities of the high-frequency Haar coefficients (scales 1 an
 the chrominance for colour images) are averaged through a logistic function, weighted by the low-frequency
 (scale 3) coefficients that model where the eye looks. Constants and colour conversion follow the authors' code.
 """
+
 import numpy as np
 
 from basicsr.metrics.metric_util import better_is, crop_border_hwc, reorder_image
@@ -39,7 +40,7 @@ def haar_coefficients(img: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     padded = np.pad(img, ((half - 1, half), (half - 1, half)))
     rows = _window_sums(padded, half, size)  # top or bottom half of each window
     cols = _window_sums(padded, size, half)  # left or right half
-    return (rows[:h] - rows[half:half + h]) / size, (cols[:, :w] - cols[:, half:half + w]) / size
+    return (rows[:h] - rows[half : half + h]) / size, (cols[:, :w] - cols[:, half : half + w]) / size
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -61,12 +62,13 @@ def haarpsi_from_yiq(ref: np.ndarray, dist: np.ndarray) -> float:
         similarities.append(sum(_similarity(magnitudes[0][s], magnitudes[1][s]) for s in range(SCALES - 1)) / 2)
         weights.append(np.maximum(magnitudes[0][-1], magnitudes[1][-1]))
     if ref.shape[2] == 3:
-        similarities.append(sum(_similarity(_chroma_magnitude(ref[..., c]), _chroma_magnitude(dist[..., c]))
-                                for c in (1, 2)) / 2)
+        similarities.append(
+            sum(_similarity(_chroma_magnitude(ref[..., c]), _chroma_magnitude(dist[..., c])) for c in (1, 2)) / 2
+        )
         weights.append((weights[0] + weights[1]) / 2)
     similarity, weight = np.stack(similarities), np.stack(weights)
     pooled = np.sum(weight / (1 + np.exp(-LOGISTIC_SLOPE * similarity))) / np.sum(weight)
-    return float((np.log(pooled / (1 - pooled)) / LOGISTIC_SLOPE)**2)
+    return float((np.log(pooled / (1 - pooled)) / LOGISTIC_SLOPE) ** 2)
 
 
 def _to_yiq(img: np.ndarray, luminance_only: bool) -> np.ndarray:
@@ -81,8 +83,14 @@ def _to_yiq(img: np.ndarray, luminance_only: bool) -> np.ndarray:
 
 @METRIC_REGISTRY.register()
 @better_is('higher')
-def calculate_haarpsi(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
-                      test_y_channel: bool = False, **kwargs) -> float:
+def calculate_haarpsi(
+    img: np.ndarray,
+    img2: np.ndarray,
+    crop_border: int = 0,
+    input_order: str = 'HWC',
+    test_y_channel: bool = False,
+    **kwargs,
+) -> float:
     """HaarPSI of an image against its reference `img2`, both BGR (or grey) in [0, 255]; 1 for identical images.
 
     Colour images use the paper's colour version (luminance and chrominance); `test_y_channel` scores the luminance
@@ -91,7 +99,9 @@ def calculate_haarpsi(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, i
     if img.shape != img2.shape:
         raise ValueError(f'Image shapes are different: {img.shape}, {img2.shape}.')
     dist, ref = (crop_border_hwc(reorder_image(x, input_order=input_order), crop_border) for x in (img, img2))
-    if min(ref.shape[:2]) < 2**(SCALES + 1):
-        raise ValueError(f'HaarPSI needs images of at least {2**(SCALES + 1)} px per side after cropping '
-                         f'{crop_border} px, got {ref.shape[:2]}.')
+    if min(ref.shape[:2]) < 2 ** (SCALES + 1):
+        raise ValueError(
+            f'HaarPSI needs images of at least {2 ** (SCALES + 1)} px per side after cropping '
+            f'{crop_border} px, got {ref.shape[:2]}.'
+        )
     return haarpsi_from_yiq(_to_yiq(ref, test_y_channel), _to_yiq(dist, test_y_channel))

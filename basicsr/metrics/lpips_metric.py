@@ -4,6 +4,7 @@ The `lpips` package ships its learned linear layers; its AlexNet/VGG16 backbone 
 torchvision. We build it with random weights (`pnet_rand=True`, no download) and load torchvision's ImageNet file
 found by `resolve_weight_file`. Networks are cached per (backbone, device, weights) so validation builds one once.
 """
+
 import re
 import warnings
 from typing import Callable, Optional
@@ -25,8 +26,11 @@ _LPIPS_CACHE: dict[tuple[str, str, str], nn.Module] = {}
 
 def _slice_key_map(lpips_backbone: nn.Module) -> Callable[[str], Optional[str]]:
     """Map torchvision's `features.{i}.{param}` keys to the lpips backbone's `slice{k}.{i}.{param}` names."""
-    slice_of_index = {int(index): slice_name for slice_name, block in lpips_backbone.named_children()
-                      for index, _ in block.named_children()}
+    slice_of_index = {
+        int(index): slice_name
+        for slice_name, block in lpips_backbone.named_children()
+        for index, _ in block.named_children()
+    }
 
     def key_map(key: str) -> Optional[str]:
         match = re.fullmatch(r'features\.(\d+)\.(\w+)', key)
@@ -40,10 +44,13 @@ def _slice_key_map(lpips_backbone: nn.Module) -> Callable[[str], Optional[str]]:
 def resolve_backbone_file(net: str, backbone_weights_path: Optional[str]) -> str:
     """Path of torchvision's ImageNet file for the backbone, found locally (never downloaded)."""
     filename = BACKBONE_WEIGHT_FILES[net]
-    how_to_get = (f'run python -c "import torchvision; torchvision.models.{_TORCHVISION_MODEL_NAMES[net]}'
-                  f'(weights=\'IMAGENET1K_V1\')" (it fills the torch hub cache with {filename})')
-    return resolve_weight_file(filename, explicit_path=backbone_weights_path, purpose=f'the LPIPS {net} backbone',
-                               how_to_get=how_to_get)
+    how_to_get = (
+        f'run python -c "import torchvision; torchvision.models.{_TORCHVISION_MODEL_NAMES[net]}'
+        f"(weights='IMAGENET1K_V1')\" (it fills the torch hub cache with {filename})"
+    )
+    return resolve_weight_file(
+        filename, explicit_path=backbone_weights_path, purpose=f'the LPIPS {net} backbone', how_to_get=how_to_get
+    )
 
 
 def _build_lpips(net: str, pretrained_backbone: bool, backbone_weights_path: Optional[str]) -> nn.Module:
@@ -57,14 +64,19 @@ def _build_lpips(net: str, pretrained_backbone: bool, backbone_weights_path: Opt
     if path is None:
         get_root_logger().warning(
             f'LPIPS ({net}) built with pretrained_backbone=False: its backbone has RANDOM weights, so the scores are '
-            'not LPIPS and must not be reported. Use this only for tests.')
+            'not LPIPS and must not be reported. Use this only for tests.'
+        )
     else:
         load_weight_file(model.net, path, strict=True, key_map=_slice_key_map(model.net))
     return model.eval()
 
 
-def get_lpips_model(net: str = 'alex', device: Optional[str] = None, pretrained_backbone: bool = True,
-                    backbone_weights_path: Optional[str] = None) -> nn.Module:
+def get_lpips_model(
+    net: str = 'alex',
+    device: Optional[str] = None,
+    pretrained_backbone: bool = True,
+    backbone_weights_path: Optional[str] = None,
+) -> nn.Module:
     """The cached LPIPS network for (net, device, backbone weights), built on first use."""
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     source = 'random' if not pretrained_backbone else (backbone_weights_path or 'search')
@@ -86,10 +98,19 @@ def _to_lpips_tensor(img: np.ndarray, channel_order: str, device: torch.device) 
 
 @METRIC_REGISTRY.register()
 @better_is('lower')
-def calculate_lpips(img: np.ndarray, img2: np.ndarray, crop_border: int = 0, input_order: str = 'HWC',
-                    test_y_channel: bool = False, net: str = 'alex', pretrained_backbone: bool = True,
-                    backbone_weights_path: Optional[str] = None, device: Optional[str] = None,
-                    channel_order: str = 'BGR', **kwargs) -> float:
+def calculate_lpips(
+    img: np.ndarray,
+    img2: np.ndarray,
+    crop_border: int = 0,
+    input_order: str = 'HWC',
+    test_y_channel: bool = False,
+    net: str = 'alex',
+    pretrained_backbone: bool = True,
+    backbone_weights_path: Optional[str] = None,
+    device: Optional[str] = None,
+    channel_order: str = 'BGR',
+    **kwargs,
+) -> float:
     """LPIPS distance of two images in [0, 255] (uint8 or float); lower is more similar.
 
     Images are BGR by default (`channel_order='BGR'`), as BasicSR's `tensor2img` gives them, and converted to RGB

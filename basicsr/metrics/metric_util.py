@@ -1,4 +1,5 @@
 """Image layout and colour helpers shared by the metrics, and the higher/lower-is-better declaration."""
+
 from typing import Callable
 
 import numpy as np
@@ -21,10 +22,10 @@ def reorder_image(img: np.ndarray, input_order: str = 'HWC') -> np.ndarray:
 
 def to_y_channel(img: np.ndarray) -> np.ndarray:
     """A (h, w, 3) BGR image in [0, 255] -> its BT.601 Y channel (h, w, 1) in [0, 255], float; other shapes pass."""
-    img = img.astype(np.float32) / 255.
+    img = img.astype(np.float32) / 255.0
     if img.ndim == 3 and img.shape[2] == 3:
         img = bgr2ycbcr(img, y_only=True)[..., None]
-    return img * 255.
+    return img * 255.0
 
 
 def better_is(direction: str) -> Callable:

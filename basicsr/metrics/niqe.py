@@ -3,6 +3,7 @@
 BasicSR reports that this reproduces the authors' MATLAB release (baboon.png: 5.7296 in both). The pristine model
 (`niqe_pris_params.npz`) is the authors' one, shipped with this package (see NOTICE.md).
 """
+
 import functools
 import os
 
@@ -33,8 +34,10 @@ def _aggd_shape_table() -> tuple[np.ndarray, np.ndarray]:
 def load_pristine_params() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mu_pris_param (1, 36), cov_pris_param (36, 36), gaussian_window (7, 7)) of the pristine-image model."""
     if not os.path.isfile(PRISTINE_PARAMS_PATH):
-        raise FileNotFoundError(f'NIQE pristine parameters not found at {PRISTINE_PARAMS_PATH}; '
-                                'reinstall the package (the file ships inside basicsr/metrics).')
+        raise FileNotFoundError(
+            f'NIQE pristine parameters not found at {PRISTINE_PARAMS_PATH}; '
+            'reinstall the package (the file ships inside basicsr/metrics).'
+        )
     params = np.load(PRISTINE_PARAMS_PATH)
     return params['mu_pris_param'], params['cov_pris_param'], params['gaussian_window']
 
@@ -43,12 +46,12 @@ def estimate_aggd_param(block: np.ndarray) -> tuple[float, float, float]:
     """Fit an asymmetric generalised Gaussian by moment matching (paper Eq. 7): (shape alpha, left and right scales)."""
     block = block.flatten()
     shapes, ratios = _aggd_shape_table()
-    left_std = np.sqrt(np.mean(block[block < 0]**2))
-    right_std = np.sqrt(np.mean(block[block > 0]**2))
+    left_std = np.sqrt(np.mean(block[block < 0] ** 2))
+    right_std = np.sqrt(np.mean(block[block > 0] ** 2))
     gamma_hat = left_std / right_std
-    r_hat = (np.mean(np.abs(block)))**2 / np.mean(block**2)
-    r_hat_norm = (r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1)) / ((gamma_hat**2 + 1)**2)
-    alpha = shapes[np.argmin((ratios - r_hat_norm)**2)]
+    r_hat = (np.mean(np.abs(block))) ** 2 / np.mean(block**2)
+    r_hat_norm = (r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1)) / ((gamma_hat**2 + 1) ** 2)
+    alpha = shapes[np.argmin((ratios - r_hat_norm) ** 2)]
     scale = np.sqrt(gamma(1 / alpha) / gamma(3 / alpha))
     return alpha, left_std * scale, right_std * scale
 
@@ -64,8 +67,9 @@ def compute_feature(block: np.ndarray) -> list[float]:
     return features
 
 
-def _block_features(img: np.ndarray, gaussian_window: np.ndarray, num_blocks: tuple[int, int],
-                    block_size: tuple[int, int], scale: int) -> np.ndarray:
+def _block_features(
+    img: np.ndarray, gaussian_window: np.ndarray, num_blocks: tuple[int, int], block_size: tuple[int, int], scale: int
+) -> np.ndarray:
     """Features of every block of one scale (1 or 2) after mean/contrast normalisation (MSCN, paper Eq. 1)."""
     mu = convolve(img, gaussian_window, mode='nearest')
     sigma = np.sqrt(np.abs(convolve(np.square(img), gaussian_window, mode='nearest') - np.square(mu)))
@@ -74,8 +78,10 @@ def _block_features(img: np.ndarray, gaussian_window: np.ndarray, num_blocks: tu
     features = []
     for idx_w in range(num_blocks[1]):
         for idx_h in range(num_blocks[0]):
-            block = normalised[idx_h * block_h // scale:(idx_h + 1) * block_h // scale,
-                               idx_w * block_w // scale:(idx_w + 1) * block_w // scale]
+            block = normalised[
+                idx_h * block_h // scale : (idx_h + 1) * block_h // scale,
+                idx_w * block_w // scale : (idx_w + 1) * block_w // scale,
+            ]
             features.append(compute_feature(block))
     return np.array(features)
 
@@ -86,8 +92,14 @@ def niqe_fits(height: int, width: int, crop_border: int = 0) -> bool:
     return blocks >= 2
 
 
-def niqe(img: np.ndarray, mu_pris_param: np.ndarray, cov_pris_param: np.ndarray, gaussian_window: np.ndarray,
-         block_size_h: int = BLOCK_SIZE, block_size_w: int = BLOCK_SIZE) -> float:
+def niqe(
+    img: np.ndarray,
+    mu_pris_param: np.ndarray,
+    cov_pris_param: np.ndarray,
+    gaussian_window: np.ndarray,
+    block_size_h: int = BLOCK_SIZE,
+    block_size_w: int = BLOCK_SIZE,
+) -> float:
     """NIQE of a grey/Y image (h, w) in [0, 255]: distance of its patch-feature Gaussian to the pristine one (Eq. 10).
 
     Features come from two scales, the second a MATLAB-style bicubic half-size copy; at least two whole blocks are
@@ -97,12 +109,14 @@ def niqe(img: np.ndarray, mu_pris_param: np.ndarray, cov_pris_param: np.ndarray,
         raise ValueError(f'NIQE needs a grey or Y image of shape (h, w), got shape {img.shape}.')
     num_blocks = (img.shape[0] // block_size_h, img.shape[1] // block_size_w)
     if num_blocks[0] * num_blocks[1] < 2:
-        raise ValueError(f'NIQE needs at least two {block_size_h}x{block_size_w} blocks; the image (after '
-                         f'crop_border) is {img.shape[0]}x{img.shape[1]}.')
-    img = img[:num_blocks[0] * block_size_h, :num_blocks[1] * block_size_w]
+        raise ValueError(
+            f'NIQE needs at least two {block_size_h}x{block_size_w} blocks; the image (after '
+            f'crop_border) is {img.shape[0]}x{img.shape[1]}.'
+        )
+    img = img[: num_blocks[0] * block_size_h, : num_blocks[1] * block_size_w]
     block_size = (block_size_h, block_size_w)
     full_scale = _block_features(img, gaussian_window, num_blocks, block_size, scale=1)
-    half = imresize(img[..., None] / 255., scale=0.5, antialiasing=True)[..., 0] * 255.
+    half = imresize(img[..., None] / 255.0, scale=0.5, antialiasing=True)[..., 0] * 255.0
     half_scale = _block_features(half, gaussian_window, num_blocks, block_size, scale=2)
     features = np.concatenate([full_scale, half_scale], axis=1)
 
@@ -115,8 +129,9 @@ def niqe(img: np.ndarray, mu_pris_param: np.ndarray, cov_pris_param: np.ndarray,
 
 @METRIC_REGISTRY.register()
 @better_is('lower')
-def calculate_niqe(img: np.ndarray, crop_border: int, input_order: str = 'HWC', convert_to: str = 'y',
-                   **kwargs) -> float:
+def calculate_niqe(
+    img: np.ndarray, crop_border: int, input_order: str = 'HWC', convert_to: str = 'y', **kwargs
+) -> float:
     """NIQE of an image in [0, 255] ('HW', or BGR 'HWC'/'CHW' reduced to MATLAB Y or to grey); lower is better."""
     if convert_to not in ('y', 'gray'):
         raise ValueError(f"NIQE convert_to must be 'y' or 'gray', got '{convert_to}'.")
@@ -126,7 +141,7 @@ def calculate_niqe(img: np.ndarray, crop_border: int, input_order: str = 'HWC', 
         if convert_to == 'y':
             img = to_y_channel(img)
         elif img.shape[2] == 3:
-            img = cv2.cvtColor(img / 255., cv2.COLOR_BGR2GRAY) * 255.
+            img = cv2.cvtColor(img / 255.0, cv2.COLOR_BGR2GRAY) * 255.0
         img = np.squeeze(img)
     if crop_border != 0:
         img = img[crop_border:-crop_border, crop_border:-crop_border]

@@ -1,4 +1,5 @@
 """Models, discovered from `*_model.py` files and built by `model_type`."""
+
 import copy
 import os
 

@@ -1,9 +1,11 @@
 """BaseModel: device placement, EMA, optimizers/schedulers, network and training-state I/O, validation bookkeeping."""
+
 import contextlib
 import os
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -13,8 +15,15 @@ from basicsr.models.nan_guard import NanGuard
 from basicsr.models.optim_factory import OPTIMIZERS, build_optimizer, build_scheduler, speed_kwargs
 from basicsr.models.perf_options import PerfOptions, resolve_perf, switches_summary
 from basicsr.models.training_step import TrainingStep
-from basicsr.utils.checkpoint_util import (atomic_save_network, atomic_torch_save, atomic_write_text,
-                                           checkpoint_extension, load_state_into, prune_checkpoints, read_network_file)
+from basicsr.utils.checkpoint_util import (
+    atomic_save_network,
+    atomic_torch_save,
+    atomic_write_text,
+    checkpoint_extension,
+    load_state_into,
+    prune_checkpoints,
+    read_network_file,
+)
 from basicsr.utils.device_util import select_device
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.logger import get_root_logger
@@ -53,12 +62,15 @@ class BaseModel:
         """The training switches `opt` asks of this model, and every problem with them (for up-front validation)."""
         perf, problems = resolve_perf(opt, cls.perf_defaults, cls.trained_networks(opt), device_type)
         owner = next(klass for klass in cls.__mro__ if 'optimize_parameters' in vars(klass))
-        needs_our_step = [name for name, off in (('amp', None), ('accum_iter', 1), ('grad_clip', {}))
-                          if getattr(perf, name) != off]
+        needs_our_step = [
+            name for name, off in (('amp', None), ('accum_iter', 1), ('grad_clip', {})) if getattr(perf, name) != off
+        ]
         if needs_our_step and not owner.__module__.startswith('basicsr.'):
-            problems.append(f'{", ".join(needs_our_step)}: {cls.__name__} runs its own optimize_parameters '
-                            f'({owner.__module__}.{owner.__qualname__}), which does not use basicsr\'s training step; '
-                            'use a basicsr model type (e.g. the *_basicsr registration) or remove these switches')
+            problems.append(
+                f'{", ".join(needs_our_step)}: {cls.__name__} runs its own optimize_parameters '
+                f"({owner.__module__}.{owner.__qualname__}), which does not use basicsr's training step; "
+                'use a basicsr model type (e.g. the *_basicsr registration) or remove these switches'
+            )
         return perf, problems
 
     @classmethod
@@ -102,6 +114,7 @@ class BaseModel:
     def _initialize_best_metric_results(self, dataset_name: str) -> None:
         """Start best-value records for each configured metric, respecting whether higher or lower is better."""
         from basicsr.metrics import metric_better
+
         if not hasattr(self, 'best_metric_results'):
             self.best_metric_results: dict = {}
         if dataset_name in self.best_metric_results:
@@ -144,8 +157,15 @@ class BaseModel:
         if getattr(self, 'ema_decay', 0) > 0:
             self.model_ema(decay=self.ema_decay)
 
-    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, net: nn.Module, net_name: str,
-                          loss_dict: OrderedDict, current_iter: int) -> None:
+    def backward_and_step(
+        self,
+        loss: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        net: nn.Module,
+        net_name: str,
+        loss_dict: OrderedDict,
+        current_iter: int,
+    ) -> None:
         """Backpropagate this micro-batch's `loss`; on the iteration's last micro-batch step `optimizer`."""
         self.training_step.backward(loss, net_name, loss_dict, current_iter)
         self.training_step.step(optimizer, net, net_name, loss_dict, current_iter)
@@ -176,8 +196,9 @@ class BaseModel:
             net.compile(mode=None if self.perf.compile is True else self.perf.compile)
         if self.opt.get('dist'):
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
-            net = DistributedDataParallel(net, device_ids=device_ids,
-                                          find_unused_parameters=self.opt.get('find_unused_parameters', False))
+            net = DistributedDataParallel(
+                net, device_ids=device_ids, find_unused_parameters=self.opt.get('find_unused_parameters', False)
+            )
             if self.opt.get('use_static_graph'):
                 net._set_static_graph()
         elif self.device.type == 'cuda' and self.opt.get('num_gpu', 1) > 1:
@@ -252,8 +273,9 @@ class BaseModel:
 
     # ----- files -----
     @master_only
-    def save_network(self, net: Union[nn.Module, list], net_label: str, current_iter: int,
-                     param_key: Union[str, list] = 'params') -> None:
+    def save_network(
+        self, net: Union[nn.Module, list], net_label: str, current_iter: int, param_key: Union[str, list] = 'params'
+    ) -> None:
         """Atomically write `{net_label}_{iter}.pth` (or `.safetensors`, `logger.save_checkpoint_format`) holding
         `{param_key: state_dict}` (several keys for a list)."""
         current_iter = 'latest' if current_iter == -1 else current_iter
@@ -266,12 +288,14 @@ class BaseModel:
         save_dict = {}
         for net_, key in zip(nets, keys):
             state_dict = self.get_bare_model(net_).state_dict()
-            save_dict[key] = OrderedDict((k[7:] if k.startswith('module.') else k, v.cpu())
-                                         for k, v in state_dict.items())
+            save_dict[key] = OrderedDict(
+                (k[7:] if k.startswith('module.') else k, v.cpu()) for k, v in state_dict.items()
+            )
         atomic_save_network(save_dict, save_path)
 
-    def load_network(self, net: nn.Module, load_path: str, strict: bool = True,
-                     param_key: Optional[str] = 'params') -> None:
+    def load_network(
+        self, net: nn.Module, load_path: str, strict: bool = True, param_key: Optional[str] = 'params'
+    ) -> None:
         """Load `.pth` / `.safetensors` weights (param_key with fallbacks, `module.` stripped); report mismatched keys,
         fail if strict."""
         logger = get_root_logger()
@@ -287,15 +311,19 @@ class BaseModel:
         path_opt = self.opt.get('path') or {}
         load_path = path_opt.get(f'pretrain_network_{label}')
         if load_path is not None:
-            self.load_network(net, load_path, path_opt.get(f'strict_load_{label}', True),
-                              path_opt.get(f'param_key_{label}', 'params'))
+            self.load_network(
+                net, load_path, path_opt.get(f'strict_load_{label}', True), path_opt.get(f'param_key_{label}', 'params')
+            )
 
     def training_state(self, epoch: int, current_iter: int) -> dict[str, Any]:
         """Everything beyond the network files that a resume needs, RNG states and registered extras included."""
-        state = {'epoch': epoch, 'iter': current_iter,
-                 'optimizers': [o.state_dict() for o in self.optimizers],
-                 'schedulers': [s.state_dict() for s in self.schedulers],
-                 'rng': capture_rng_state()}
+        state = {
+            'epoch': epoch,
+            'iter': current_iter,
+            'optimizers': [o.state_dict() for o in self.optimizers],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+            'rng': capture_rng_state(),
+        }
         state.update({name: provide() for name, provide in self.state_providers.items()})
         return state
 
@@ -316,8 +344,10 @@ class BaseModel:
         resume_optimizers = resume_state['optimizers']
         resume_schedulers = resume_state['schedulers']
         if len(resume_optimizers) != len(self.optimizers) or len(resume_schedulers) != len(self.schedulers):
-            raise ValueError(f'Training state has {len(resume_optimizers)} optimizers / {len(resume_schedulers)} '
-                             f'schedulers but the model has {len(self.optimizers)} / {len(self.schedulers)}.')
+            raise ValueError(
+                f'Training state has {len(resume_optimizers)} optimizers / {len(resume_schedulers)} '
+                f'schedulers but the model has {len(self.optimizers)} / {len(self.schedulers)}.'
+            )
         for optimizer, state in zip(self.optimizers, resume_optimizers):
             optimizer.load_state_dict(state)
         for scheduler, state in zip(self.schedulers, resume_schedulers):
@@ -342,5 +372,6 @@ class BaseModel:
                 device = next(iter(tensors.values())).device
                 means = [value.detach().mean().double().to(device) for value in tensors.values()]
                 floats = dict(zip(tensors, torch.stack(means).tolist()))
-            return OrderedDict((name, floats[name] if name in floats else float(value))
-                               for name, value in loss_dict.items())
+            return OrderedDict(
+                (name, floats[name] if name in floats else float(value)) for name, value in loss_dict.items()
+            )

@@ -3,6 +3,7 @@ device from GT crops and per-sample kernels, plus the training-pair pool that mi
 
 Random draws follow Real-ESRGAN 0.3's order, so the same seeds give the same LQ images.
 """
+
 import random
 from typing import Optional
 
@@ -36,10 +37,12 @@ class SecondOrderDegradation:
     def _noise(self, out: torch.Tensor, suffix: str) -> torch.Tensor:
         gray_prob = self.opt[f'gray_noise_prob{suffix}']
         if np.random.uniform() < self.opt[f'gaussian_noise_prob{suffix}']:
-            return random_add_gaussian_noise_pt(out, sigma_range=self.opt[f'noise_range{suffix}'], clip=True,
-                                                rounds=False, gray_prob=gray_prob)
-        return random_add_poisson_noise_pt(out, scale_range=self.opt[f'poisson_scale_range{suffix}'],
-                                           gray_prob=gray_prob, clip=True, rounds=False)
+            return random_add_gaussian_noise_pt(
+                out, sigma_range=self.opt[f'noise_range{suffix}'], clip=True, rounds=False, gray_prob=gray_prob
+            )
+        return random_add_poisson_noise_pt(
+            out, scale_range=self.opt[f'poisson_scale_range{suffix}'], gray_prob=gray_prob, clip=True, rounds=False
+        )
 
     def _jpeg(self, out: torch.Tensor, suffix: str) -> torch.Tensor:
         quality = out.new_zeros(out.size(0)).uniform_(*self.opt[f'jpeg_range{suffix}'])
@@ -50,27 +53,32 @@ class SecondOrderDegradation:
         return filter2D(out, sinc_kernel)
 
     @torch.no_grad()
-    def __call__(self, gt: torch.Tensor, kernel1: torch.Tensor, kernel2: torch.Tensor,
-                 sinc_kernel: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, gt: torch.Tensor, kernel1: torch.Tensor, kernel2: torch.Tensor, sinc_kernel: torch.Tensor
+    ) -> torch.Tensor:
         """The LQ image (quantised to 8 bit) for the GT batch `gt` (USM-sharpened unless `gt_usm: false`)."""
         scale = self.opt['scale']
         ori_h, ori_w = gt.shape[2:4]
         out = filter2D(gt, kernel1)
-        out = F.interpolate(out, scale_factor=self._random_scale(self.opt['resize_prob'], self.opt['resize_range']),
-                            mode=random.choice(RESIZE_MODES))
+        out = F.interpolate(
+            out,
+            scale_factor=self._random_scale(self.opt['resize_prob'], self.opt['resize_range']),
+            mode=random.choice(RESIZE_MODES),
+        )
         out = self._jpeg(self._noise(out, ''), '')
         if np.random.uniform() < self.opt['second_blur_prob']:
             out = filter2D(out, kernel2)
         factor = self._random_scale(self.opt['resize_prob2'], self.opt['resize_range2'])
-        out = F.interpolate(out, size=(int(ori_h / scale * factor), int(ori_w / scale * factor)),
-                            mode=random.choice(RESIZE_MODES))
+        out = F.interpolate(
+            out, size=(int(ori_h / scale * factor), int(ori_w / scale * factor)), mode=random.choice(RESIZE_MODES)
+        )
         out = self._noise(out, '2')
         lr_size = (ori_h // scale, ori_w // scale)
         if np.random.uniform() < 0.5:
             out = self._jpeg(self._resize_back_and_sinc(out, lr_size, sinc_kernel), '2')
         else:
             out = self._resize_back_and_sinc(self._jpeg(out, '2'), lr_size, sinc_kernel)
-        return torch.clamp((out * 255.0).round(), 0, 255) / 255.
+        return torch.clamp((out * 255.0).round(), 0, 255) / 255.0
 
 
 class TrainingPairPool:
@@ -91,8 +99,8 @@ class TrainingPairPool:
             self.queue_lr = lq.new_zeros((self.queue_size, *lq.shape[1:]))
             self.queue_gt = gt.new_zeros((self.queue_size, *gt.shape[1:]))
         if self.ptr < self.queue_size:
-            self.queue_lr[self.ptr:self.ptr + b] = lq
-            self.queue_gt[self.ptr:self.ptr + b] = gt
+            self.queue_lr[self.ptr : self.ptr + b] = lq
+            self.queue_gt[self.ptr : self.ptr + b] = gt
             self.ptr += b
             return lq, gt
         idx = torch.randperm(self.queue_size)
@@ -124,8 +132,9 @@ class DegradationSynthesisMixin:
         kernels = [data[k].to(self.device) for k in ('kernel1', 'kernel2', 'sinc_kernel')]
         source = self.gt_usm if self.opt.get('gt_usm', True) else self.gt
         self.lq = self.degrader(source, *kernels)
-        (self.gt, self.gt_usm), self.lq = paired_random_crop([self.gt, self.gt_usm], self.lq, self.opt['gt_size'],
-                                                             self.opt['scale'])
+        (self.gt, self.gt_usm), self.lq = paired_random_crop(
+            [self.gt, self.gt_usm], self.lq, self.opt['gt_size'], self.opt['scale']
+        )
         self.lq, self.gt = self.pair_pool(self.lq, self.gt)
         self.gt_usm = self.usm_sharpener(self.gt)
         self.lq = self.lq.contiguous()

@@ -1,6 +1,7 @@
 """ESRGANModel: SRGANModel with the relativistic average GAN of ESRGAN (Wang et al., 2018, Eq. 1-2)."""
+
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -28,7 +29,7 @@ class ESRGANModel(SRGANModel):
         l_d_real = self.cri_gan(real_d_pred - torch.mean(fake_d_pred), True, is_disc=True) * 0.5
         loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(real_d_pred.detach()))
         yield l_d_real
-        fake_d_pred, = self.discriminator_predictions(fake.detach())
+        (fake_d_pred,) = self.discriminator_predictions(fake.detach())
         fake_d_pred = full_precision(fake_d_pred)
         l_d_fake = self.cri_gan(fake_d_pred - torch.mean(real_d_pred.detach()), False, is_disc=True) * 0.5
         loss_dict.update(l_d_fake=l_d_fake, out_d_fake=torch.mean(fake_d_pred.detach()))

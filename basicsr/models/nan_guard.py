@@ -1,5 +1,6 @@
 """Skip optimisation steps whose loss or gradients are not finite; stop the run after too many in a row."""
-from typing import Iterable
+
+from collections.abc import Iterable
 
 import torch
 
@@ -23,9 +24,15 @@ class NanGuard:
     def loss_ok(self, loss: torch.Tensor, loss_dict: dict, current_iter: int, label: str) -> bool:
         if not self.enabled or bool(torch.isfinite(loss)):
             return True
-        bad = [name for name, value in loss_dict.items() if torch.is_tensor(value) and not bool(torch.isfinite(value).all())]
-        get_root_logger().warning(f'iter {current_iter}: non-finite {label} loss (from {", ".join(bad) or "total"}); '
-                                  f'the {label} step is skipped.')
+        bad = [
+            name
+            for name, value in loss_dict.items()
+            if torch.is_tensor(value) and not bool(torch.isfinite(value).all())
+        ]
+        get_root_logger().warning(
+            f'iter {current_iter}: non-finite {label} loss (from {", ".join(bad) or "total"}); '
+            f'the {label} step is skipped.'
+        )
         self.skipped_this_iter = True
         return False
 
@@ -46,4 +53,6 @@ class NanGuard:
         if self.enabled and self.consecutive >= self.max_consecutive:
             raise NonFiniteLossError(
                 f'{self.consecutive} consecutive iterations up to iter {current_iter} had non-finite losses or '
-                f'gradients; stopping. Lower the learning rate, check the data, or raise train.nan_guard.max_consecutive.')
+                'gradients; stopping. Lower the learning rate, check the data, or raise '
+                'train.nan_guard.max_consecutive.'
+            )

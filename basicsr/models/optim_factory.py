@@ -1,15 +1,24 @@
 """Optimizers and schedulers selectable by name from `train.optim_*` and `train.scheduler`."""
+
 import inspect
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
 from basicsr.models.lr_scheduler import CosineAnnealingRestartLR, MultiStepRestartLR
 
-OPTIMIZERS = {'Adam': torch.optim.Adam, 'AdamW': torch.optim.AdamW, 'SGD': torch.optim.SGD,
-              'RMSprop': torch.optim.RMSprop, 'Adamax': torch.optim.Adamax}
-SCHEDULERS = {'MultiStepLR': MultiStepRestartLR, 'MultiStepRestartLR': MultiStepRestartLR,
-              'CosineAnnealingRestartLR': CosineAnnealingRestartLR}
+OPTIMIZERS = {
+    'Adam': torch.optim.Adam,
+    'AdamW': torch.optim.AdamW,
+    'SGD': torch.optim.SGD,
+    'RMSprop': torch.optim.RMSprop,
+    'Adamax': torch.optim.Adamax,
+}
+SCHEDULERS = {
+    'MultiStepLR': MultiStepRestartLR,
+    'MultiStepRestartLR': MultiStepRestartLR,
+    'CosineAnnealingRestartLR': CosineAnnealingRestartLR,
+}
 
 
 def build_optimizer(optim_type: str, params: Iterable, lr: float, **kwargs) -> torch.optim.Optimizer:

@@ -10,10 +10,12 @@ maintained BasicSR forks are accepted as aliases (documented in docs/performance
 norm 1.0, their behaviour) and `accum_iter` / `accumulate` in the training dataset block. A key given twice with
 different values is an error, never a silent choice.
 """
+
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 
@@ -62,8 +64,10 @@ class GivenValues:
 
     def add(self, name: str, value: Any, path: str) -> None:
         if name in self.values and self.values[name] != value:
-            self.problems.append(f'{path}: {value!r} conflicts with {self.origin[name]}: {self.values[name]!r} '
-                                 f'(both set {name}); keep one')
+            self.problems.append(
+                f'{path}: {value!r} conflicts with {self.origin[name]}: {self.values[name]!r} '
+                f'(both set {name}); keep one'
+            )
             return
         self.values.setdefault(name, value)
         self.origin.setdefault(name, path)
@@ -73,11 +77,12 @@ def _read_amp_aliases(opt: dict, given: GivenValues) -> None:
     """traiNNer-redux `use_amp` + `amp_bf16`, neosr `use_amp` + `bfloat16`: fp16 unless bf16 is asked."""
     bf16_keys = [key for key in ('amp_bf16', 'bfloat16') if opt.get(key)]
     if 'use_amp' not in opt:
-        given.problems += [f'{key}: true needs use_amp: true beside it (or write train.perf.amp: bf16)'
-                           for key in bf16_keys]
+        given.problems += [
+            f'{key}: true needs use_amp: true beside it (or write train.perf.amp: bf16)' for key in bf16_keys
+        ]
         return
     if not isinstance(opt['use_amp'], bool):
-        given.problems.append(f"use_amp: expected true or false, got {opt['use_amp']!r}")
+        given.problems.append(f'use_amp: expected true or false, got {opt["use_amp"]!r}')
         return
     given.add('amp', ('bf16' if bf16_keys else 'fp16') if opt['use_amp'] else None, 'use_amp')
 
@@ -137,17 +142,22 @@ def _grad_clip(value: Any, path: str, networks: tuple[str, ...]) -> tuple[dict[s
 
 
 def _value_problems(values: dict, origin: dict, bool_switches: list[str]) -> list[str]:
-    problems = [f'{origin[key]}: expected true or false, got {values[key]!r}'
-                for key in bool_switches if key in values and not isinstance(values[key], bool)]
+    problems = [
+        f'{origin[key]}: expected true or false, got {values[key]!r}'
+        for key in bool_switches
+        if key in values and not isinstance(values[key], bool)
+    ]
     if values.get('amp') not in (None, *AMP_DTYPES):
-        problems.append(f"{origin['amp']}: {values['amp']!r} is not supported; use bf16, fp16 or ~ (off)")
+        problems.append(f'{origin["amp"]}: {values["amp"]!r} is not supported; use bf16, fp16 or ~ (off)')
     if 'compile' in values and not isinstance(values['compile'], bool) and values['compile'] not in COMPILE_MODES:
-        problems.append(f"{origin['compile']}: {values['compile']!r}; use true, false or one of "
-                        f"{', '.join(COMPILE_MODES)}")
+        problems.append(
+            f'{origin["compile"]}: {values["compile"]!r}; use true, false or one of {", ".join(COMPILE_MODES)}'
+        )
     accum = values.get('accum_iter', 1)
     if isinstance(accum, bool) or not isinstance(accum, int) or accum < 1:
-        problems.append(f"{origin['accum_iter']}: micro-batches per optimiser step must be an integer >= 1, "
-                        f'got {accum!r}')
+        problems.append(
+            f'{origin["accum_iter"]}: micro-batches per optimiser step must be an integer >= 1, got {accum!r}'
+        )
     return problems
 
 
@@ -155,12 +165,19 @@ def device_problems(perf: PerfOptions, origin: dict, device_type: str) -> list[s
     """What the device cannot run, found before anything is built."""
     problems = []
     if perf.amp == 'fp16' and device_type == 'cpu':
-        problems.append(f"{origin['amp']}: fp16 needs a CUDA GPU (on the CPU it is emulated, slow and needs loss "
-                        'scaling); use bf16 on the CPU')
-    if perf.amp == 'bf16' and device_type == 'cuda' and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-        problems.append(f"{origin['amp']}: this GPU has no bfloat16 support (Ampere or newer has); use fp16")
+        problems.append(
+            f'{origin["amp"]}: fp16 needs a CUDA GPU (on the CPU it is emulated, slow and needs loss '
+            'scaling); use bf16 on the CPU'
+        )
+    if (
+        perf.amp == 'bf16'
+        and device_type == 'cuda'
+        and torch.cuda.is_available()
+        and not torch.cuda.is_bf16_supported()
+    ):
+        problems.append(f'{origin["amp"]}: this GPU has no bfloat16 support (Ampere or newer has); use fp16')
     if perf.compile:
-        problems += [f"{origin['compile']}: {reason}" for reason in compile_blockers(device_type)]
+        problems += [f'{origin["compile"]}: {reason}' for reason in compile_blockers(device_type)]
     return problems
 
 
@@ -169,27 +186,35 @@ def compile_blockers(device_type: str) -> list[str]:
     import torch._dynamo  # imported only when compile is asked for: it takes a second
 
     if not torch._dynamo.is_dynamo_supported():
-        return [f'torch.compile is not supported by torch {torch.__version__} on Python '
-                f'{sys.version_info.major}.{sys.version_info.minor}; remove compile or change the environment']
+        return [
+            f'torch.compile is not supported by torch {torch.__version__} on Python '
+            f'{sys.version_info.major}.{sys.version_info.minor}; remove compile or change the environment'
+        ]
     if device_type == 'cuda':
         from torch.utils._triton import has_triton
+
         return [] if has_triton() else ['torch.compile on CUDA needs Triton (pip install triton); remove compile']
     if not (shutil.which('g++') or shutil.which('c++') or shutil.which('clang++')):
         return ['torch.compile on the CPU needs a C++ compiler (g++ or clang++) on PATH; remove compile']
     return []
 
 
-def resolve_perf(opt: dict, defaults: PerfOptions, networks: tuple[str, ...],
-                 device_type: str) -> tuple[PerfOptions, list[str]]:
+def resolve_perf(
+    opt: dict, defaults: PerfOptions, networks: tuple[str, ...], device_type: str
+) -> tuple[PerfOptions, list[str]]:
     """The switches in force for a model whose defaults are `defaults` and which trains `networks`, and every
     problem with how `opt` writes them (unknown switch, wrong type, conflict, what the device cannot do)."""
     given = given_values(opt)
     names = {f.name for f in fields(defaults)}
-    problems = given.problems + [f'{given.origin[key]}: unknown switch; known: {", ".join(sorted(names))}'
-                                 for key in given.values if key not in names]
+    problems = given.problems + [
+        f'{given.origin[key]}: unknown switch; known: {", ".join(sorted(names))}'
+        for key in given.values
+        if key not in names
+    ]
     values = {key: value for key, value in given.values.items() if key in names}
-    bool_switches = [f.name for f in fields(defaults)
-                     if isinstance(getattr(defaults, f.name), bool) and f.name != 'compile']
+    bool_switches = [
+        f.name for f in fields(defaults) if isinstance(getattr(defaults, f.name), bool) and f.name != 'compile'
+    ]
     problems += _value_problems(values, given.origin, bool_switches)
     if 'grad_clip' in values:
         values['grad_clip'], clip_problems = _grad_clip(values['grad_clip'], given.origin['grad_clip'], networks)

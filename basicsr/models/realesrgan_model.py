@@ -1,4 +1,5 @@
 """RealESRGANModel: Real-ESRGAN's GAN stage, trained on pairs degraded on the fly (Wang et al., ICCVW 2021)."""
+
 import torch
 
 from basicsr.models.degradation_synthesis import DegradationSynthesisMixin

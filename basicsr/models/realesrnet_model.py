@@ -1,4 +1,5 @@
 """RealESRNetModel: the PSNR-oriented first stage of Real-ESRGAN, trained on pairs degraded on the fly."""
+
 import torch
 
 from basicsr.models.degradation_synthesis import DegradationSynthesisMixin

@@ -1,4 +1,5 @@
 """SRModel: a single generator trained with pixel/perceptual losses, validated with configured metrics."""
+
 from collections import OrderedDict
 from os import path as osp
 from typing import Optional
@@ -82,16 +83,25 @@ class SRModel(BaseModel):
         """The targets of the pixel and the perceptual loss (Real-ESRGAN models may use sharpened GT)."""
         return self.gt, self.gt
 
-    def supervised_losses(self, output: torch.Tensor, gt: torch.Tensor, loss_dict: OrderedDict, prefix: str = 'l',
-                          percep_gt: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def supervised_losses(
+        self,
+        output: torch.Tensor,
+        gt: torch.Tensor,
+        loss_dict: OrderedDict,
+        prefix: str = 'l',
+        percep_gt: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Pixel loss against `gt`, perceptual(+style) against `percep_gt` (default `gt`), recorded in `loss_dict`."""
         terms = OrderedDict()
         if self.cri_pix is not None:
             terms[f'{prefix}_pix'] = self.cri_pix(output, gt)
         if self.cri_perceptual is not None:
             percep, style = self.cri_perceptual(output, gt if percep_gt is None else percep_gt)
-            terms.update((name, value) for name, value in ((f'{prefix}_percep', percep), (f'{prefix}_style', style))
-                         if value is not None)
+            terms.update(
+                (name, value)
+                for name, value in ((f'{prefix}_percep', percep), (f'{prefix}_style', style))
+                if value is not None
+            )
         loss_dict.update(terms)
         return sum(terms.values())
 
@@ -142,8 +152,10 @@ class SRModel(BaseModel):
             if tb_logger is not None and idx < val_opt.get('max_tb_images', 4):
                 self.log_tb_images(tb_logger, f'{dataset_name}/{img_name}', lq_img, sr_img, gt_img, current_iter)
             if metrics_opt:
-                values = {name: float(calculate_metric({'img': sr_img, 'img2': gt_img}, opt_))
-                          for name, opt_ in metrics_opt.items()}
+                values = {
+                    name: float(calculate_metric({'img': sr_img, 'img2': gt_img}, opt_))
+                    for name, opt_ in metrics_opt.items()
+                }
                 for name, value in values.items():
                     self.metric_results[name] += value
                 self.per_image_metrics.append((img_name, values))
@@ -178,7 +190,7 @@ class SRModel(BaseModel):
         scale = max(sr_img.shape[0] // max(lq_img.shape[0], 1), 1)
         box = crop_box(*sr_img.shape[:2], size=128, multiple=scale)
         cells = [crop(lq_img, box, scale), crop(sr_img, box)] + ([crop(gt_img, box)] if gt_img is not None else [])
-        strip = make_grid([cells], ['LR', 'SR', 'GT'][:len(cells)])
+        strip = make_grid([cells], ['LR', 'SR', 'GT'][: len(cells)])
         tb_logger.add_image(f'val_crops/{tag}', strip[..., ::-1].copy(), current_iter, dataformats='HWC')
 
     def validation_image_path(self, img_name: str, dataset_name: str, current_iter: int) -> str:

@@ -1,6 +1,7 @@
 """SRGANModel: SRModel plus a discriminator and a GAN loss, with BasicSR's D/G alternation."""
+
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -22,8 +23,10 @@ def gan_option_problems(opt: dict) -> list[str]:
     model_type = opt.get('model_type', 'SRGANModel')
     problems = []
     if not opt.get('network_d'):
-        problems.append(f'network_d: missing; {model_type} trains a discriminator, add its block '
-                        '(e.g. type: VGGStyleDiscriminator or UNetDiscriminatorSN)')
+        problems.append(
+            f'network_d: missing; {model_type} trains a discriminator, add its block '
+            '(e.g. type: VGGStyleDiscriminator or UNetDiscriminatorSN)'
+        )
     if not train_opt.get('optim_d'):
         problems.append('train.optim_d: missing; give the discriminator an optimizer (e.g. type: Adam, lr: 1e-4)')
     if not train_opt.get('gan_opt'):
@@ -114,11 +117,11 @@ class SRGANModel(SRModel):
         One backward per forward keeps DDP's gradient hooks and in-place buffer updates (BatchNorm, spectral
         norm) valid, as in BasicSR.
         """
-        real_d_pred, = self.discriminator_predictions(real)
+        (real_d_pred,) = self.discriminator_predictions(real)
         l_d_real = self.cri_gan(real_d_pred, True, is_disc=True)
         loss_dict.update(l_d_real=l_d_real, out_d_real=torch.mean(full_precision(real_d_pred.detach())))
         yield l_d_real
-        fake_d_pred, = self.discriminator_predictions(fake.detach())
+        (fake_d_pred,) = self.discriminator_predictions(fake.detach())
         l_d_fake = self.cri_gan(fake_d_pred, False, is_disc=True)
         loss_dict.update(l_d_fake=l_d_fake, out_d_fake=torch.mean(full_precision(fake_d_pred.detach())))
         yield l_d_fake

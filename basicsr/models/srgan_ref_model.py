@@ -9,9 +9,11 @@ benchmarks/reference_step.py) with fewer passes: the feature losses share two ba
 generalist runs without autograd bookkeeping (`inference_mode`) and only when the distillation is active, and net_g
 runs without gradients on D-only iterations.
 """
+
 from collections import OrderedDict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ContextManager, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -76,7 +78,8 @@ class SRGANRefModel(SRGANModel):
         self.setup_feature_passes()
 
     def setup_feature_passes(self) -> None:
-        """The generalist in the step's memory format (compiled if asked) and the VGG passes the feature losses share."""
+        """The generalist in the step's memory format (compiled if asked), and the VGG passes the feature losses
+        share."""
         self.to_memory_format(self.generalist)
         runner = vgg_features
         if self.perf.compile:
@@ -90,7 +93,7 @@ class SRGANRefModel(SRGANModel):
         """`train.fix_backbone`: train only the reconstruction head; the feature trunk (`body`) stays as loaded."""
         body = getattr(self.get_bare_model(self.net_g), 'body', None)
         if body is None:
-            raise ValueError(f"train.fix_backbone: {self.opt['network_g']['type']} has no `body` trunk to freeze.")
+            raise ValueError(f'train.fix_backbone: {self.opt["network_g"]["type"]} has no `body` trunk to freeze.')
         for param in body.parameters():
             param.requires_grad_(False)
 
@@ -121,7 +124,7 @@ class SRGANRefModel(SRGANModel):
     def distillation_active(self, current_iter: int) -> bool:
         return current_iter > self.domain_opt_warmup_iters
 
-    def no_grad(self) -> ContextManager:
+    def no_grad(self) -> AbstractContextManager:
         """inference_mode where the switch allows (no version counters, no view tracking), else no_grad."""
         return torch.inference_mode() if self.perf.inference_mode else torch.no_grad()
 
@@ -154,9 +157,12 @@ class SRGANRefModel(SRGANModel):
         needs = []
         if distill and self.cri_domain is not None:
             vgg, layers = self.cri_domain.vgg, tuple(self.cri_domain.layers)
-            needs += [FeatureNeed(vgg, layers, 'out_t', True), FeatureNeed(vgg, layers, 'ref_t', False),
-                      FeatureNeed(vgg, layers, 'out_s', not self.domain_opt_detach),
-                      FeatureNeed(vgg, layers, 'ref_s', False)]
+            needs += [
+                FeatureNeed(vgg, layers, 'out_t', True),
+                FeatureNeed(vgg, layers, 'ref_t', False),
+                FeatureNeed(vgg, layers, 'out_s', not self.domain_opt_detach),
+                FeatureNeed(vgg, layers, 'ref_s', False),
+            ]
         if distill and self.cri_nd is not None:
             vgg, layers = self.cri_nd.vgg, tuple(self.cri_nd.layers)
             needs += [FeatureNeed(vgg, layers, 'out_t', True), FeatureNeed(vgg, layers, 'ref_t', False)]
@@ -166,8 +172,13 @@ class SRGANRefModel(SRGANModel):
         return needs
 
     def feature_images(self) -> dict[str, Optional[Tensor]]:
-        return {'out_s': self.output_s, 'out_t': self.output_t, 'ref_s': self.ref_s, 'ref_t': self.ref_t,
-                'gt': self.gt_s}
+        return {
+            'out_s': self.output_s,
+            'out_t': self.output_t,
+            'ref_s': self.ref_s,
+            'ref_t': self.ref_t,
+            'gt': self.gt_s,
+        }
 
     def feature_loss_terms(self, bank: FeatureBank, distill: bool) -> OrderedDict:
         """L_inter, L_intra, L_nd and the perceptual/style losses from the shared features (None terms left out)."""
@@ -178,14 +189,16 @@ class SRGANRefModel(SRGANModel):
             if self.domain_opt_detach:
                 synthetic = {layer: value.detach() for layer, value in synthetic.items()}
             terms['l_inter'], terms['l_intra'] = self.cri_domain.forward_features(
-                bank.get(vgg, 'out_t'), bank.get(vgg, 'ref_t'), synthetic, bank.get(vgg, 'ref_s'))
+                bank.get(vgg, 'out_t'), bank.get(vgg, 'ref_t'), synthetic, bank.get(vgg, 'ref_s')
+            )
         if distill and self.cri_nd is not None:
             vgg = self.cri_nd.vgg
             terms['l_nd'] = self.cri_nd.forward_features(bank.get(vgg, 'out_t'), bank.get(vgg, 'ref_t'))
         if self.cri_perceptual is not None:
             vgg = self.cri_perceptual.vgg
-            terms['l_g_percep'], terms['l_g_style'] = self.cri_perceptual.forward_features(bank.get(vgg, 'out_s'),
-                                                                                           bank.get(vgg, 'gt'))
+            terms['l_g_percep'], terms['l_g_style'] = self.cri_perceptual.forward_features(
+                bank.get(vgg, 'out_s'), bank.get(vgg, 'gt')
+            )
         return OrderedDict((name, value) for name, value in terms.items() if value is not None)
 
     def discriminator_pair(self) -> tuple[Tensor, Tensor]:

@@ -5,9 +5,10 @@ A model's `optimize_parameters` runs once per micro-batch. Gradients of the `acc
 iteration add up (each loss divided by `accum_iter`, so the sum is the gradient of the mean loss); the optimisers step
 on the last one. A non-finite loss in any micro-batch skips that network's step for the whole iteration.
 """
+
 import contextlib
 from collections import OrderedDict
-from typing import ContextManager, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ class TrainingStep:
         """Start micro-batch `micro_batch` of the current iteration."""
         self.micro_batch = micro_batch
 
-    def autocast(self) -> ContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager:
         """The `amp` autocast for network forwards, or nothing; losses compute in fp32 inside it anyway."""
         if self.perf.amp is None:
             return contextlib.nullcontext()
@@ -64,8 +65,9 @@ class TrainingStep:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         return True
 
-    def step(self, optimizer: torch.optim.Optimizer, net: nn.Module, net_name: str, loss_dict: OrderedDict,
-             current_iter: int) -> bool:
+    def step(
+        self, optimizer: torch.optim.Optimizer, net: nn.Module, net_name: str, loss_dict: OrderedDict, current_iter: int
+    ) -> bool:
         """On the last micro-batch: unscale (fp16), clip (`grad_clip`, norm logged), check and step `optimizer`."""
         if not self.last:
             return False

@@ -1,9 +1,11 @@
 """One flag spelling rule for every command: `--auto_resume` and `--auto-resume` are the same flag, and so are
 `-opt` and `--opt`. BasicSR spells its flags with `_` (`--auto_resume`, `--force_yml`), most tools with `-`
 (`--check-data`, `--tile-pad`); users should not have to remember which command uses which."""
+
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 
 class ArgumentParser(argparse.ArgumentParser):

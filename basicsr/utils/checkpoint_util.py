@@ -1,6 +1,7 @@
 """Checkpoint files: atomic writes, `.pth` or `.safetensors` network files, and network loading with BasicSR's
 `param_key` conventions. Every loader reads network files through `read_network_file`, so both formats load everywhere.
 """
+
 import os
 import tempfile
 from collections import OrderedDict
@@ -56,8 +57,9 @@ def _safetensors_torch():
     try:
         import safetensors.torch
     except ImportError as err:
-        raise ImportError('.safetensors files need the safetensors package: pip install safetensors '
-                          "(or pip install -e '.[export]').") from err
+        raise ImportError(
+            ".safetensors files need the safetensors package: pip install safetensors (or pip install -e '.[export]')."
+        ) from err
     return safetensors.torch
 
 
@@ -84,6 +86,7 @@ def atomic_save_network(save_dict: dict[str, dict], path: str) -> None:
 def read_safetensors(path: str) -> dict:
     """A `.safetensors` file as `{param_key: state_dict}` when written by us, else its bare state dict."""
     from safetensors import safe_open
+
     with safe_open(path, framework='pt') as handle:
         metadata = handle.metadata() or {}
     tensors = _safetensors_torch().load_file(path)
@@ -91,8 +94,12 @@ def read_safetensors(path: str) -> dict:
     if len(keys) == 1:
         return {keys[0]: tensors}
     if len(keys) > 1:
-        return {key: OrderedDict((name[len(key) + 1:], tensor) for name, tensor in tensors.items()
-                                 if name.startswith(f'{key}.')) for key in keys}
+        return {
+            key: OrderedDict(
+                (name[len(key) + 1 :], tensor) for name, tensor in tensors.items() if name.startswith(f'{key}.')
+            )
+            for key in keys
+        }
     return tensors
 
 
@@ -160,8 +167,10 @@ def chosen_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') 
             return fallback
     if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         return None
-    raise KeyError(f"Checkpoint {path} has no '{param_key}' entry and is no state dict; it holds: "
-                   f"{', '.join(map(str, checkpoint)) or 'nothing'}")
+    raise KeyError(
+        f"Checkpoint {path} has no '{param_key}' entry and is no state dict; it holds: "
+        f'{", ".join(map(str, checkpoint)) or "nothing"}'
+    )
 
 
 def select_param_key(checkpoint: Any, param_key: Optional[str], path: str = '') -> dict:
@@ -198,8 +207,9 @@ def key_mismatch_report(net: nn.Module, state_dict: dict) -> list[str]:
     if missing:
         lines.append(f'missing keys ({len(missing)}): {", ".join(missing[:10])}{" ..." if len(missing) > 10 else ""}')
     if unexpected:
-        lines.append(f'unexpected keys ({len(unexpected)}): {", ".join(unexpected[:10])}'
-                     f'{" ..." if len(unexpected) > 10 else ""}')
+        lines.append(
+            f'unexpected keys ({len(unexpected)}): {", ".join(unexpected[:10])}{" ..." if len(unexpected) > 10 else ""}'
+        )
     for k in sorted(set(own) & set(state_dict)):
         if own[k].shape != state_dict[k].shape:
             lines.append(f'size mismatch for {k}: network {tuple(own[k].shape)} vs file {tuple(state_dict[k].shape)}')

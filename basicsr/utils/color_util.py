@@ -4,6 +4,7 @@ Unlike OpenCV's `cvtColor(..., YCrCb)` (the full-range JPEG variant), Y spans [1
 Images are uint8 in [0, 255] or float32 in [0, 1]; results keep the input's type and range (uint8 results are
 rounded), as MATLAB and BasicSR do.
 """
+
 import numpy as np
 import torch
 
@@ -11,15 +12,16 @@ import torch
 _RGB_TO_YCBCR = np.array([[65.481, -37.797, 112.0], [128.553, -74.203, -93.786], [24.966, 112.0, -18.214]])
 _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 # Rows: Y, Cb, Cr inputs in [0, 255]; columns: R, G, B outputs in [0, 1] (MATLAB's rounded inverse).
-_YCBCR_TO_RGB = np.array([[0.00456621, 0.00456621, 0.00456621], [0, -0.00153632, 0.00791071],
-                          [0.00625893, -0.00318811, 0]])
+_YCBCR_TO_RGB = np.array(
+    [[0.00456621, 0.00456621, 0.00456621], [0, -0.00153632, 0.00791071], [0.00625893, -0.00318811, 0]]
+)
 _YCBCR_TO_RGB_OFFSET = np.array([-222.921, 135.576, -276.836])
 
 
 def _to_unit_float(img: np.ndarray) -> np.ndarray:
     """uint8 [0, 255] or float32 [0, 1] -> float32 [0, 1]."""
     if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.
+        return img.astype(np.float32) / 255.0
     if img.dtype == np.float32:
         return img.astype(np.float32)
     raise TypeError(f'The image type should be np.float32 in [0, 1] or np.uint8, but got {img.dtype}.')
@@ -30,7 +32,7 @@ def _from_255_scale(img: np.ndarray, dst_type: np.dtype) -> np.ndarray:
     out-of-gamut values instead), or float32 in [0, 1]."""
     if dst_type == np.uint8:
         return np.clip(img.round(), 0, 255).astype(np.uint8)
-    return (img / 255.).astype(np.float32)
+    return (img / 255.0).astype(np.float32)
 
 
 def _to_ycbcr(img: np.ndarray, matrix: np.ndarray, y_only: bool) -> np.ndarray:
@@ -54,8 +56,8 @@ def bgr2ycbcr(img: np.ndarray, y_only: bool = False) -> np.ndarray:
 
 def ycbcr2rgb(img: np.ndarray) -> np.ndarray:
     """YCbCr (h, w, 3) -> RGB (h, w, 3); same results as MATLAB's ycbcr2rgb."""
-    ycbcr_255 = _to_unit_float(img) * 255.
-    out = np.matmul(ycbcr_255, _YCBCR_TO_RGB) * 255. + _YCBCR_TO_RGB_OFFSET
+    ycbcr_255 = _to_unit_float(img) * 255.0
+    out = np.matmul(ycbcr_255, _YCBCR_TO_RGB) * 255.0 + _YCBCR_TO_RGB_OFFSET
     return _from_255_scale(out, img.dtype)
 
 
@@ -71,4 +73,4 @@ def rgb2ycbcr_pt(img: torch.Tensor, y_only: bool = False) -> torch.Tensor:
     if y_only:
         weight, offset = weight[:, :1], offset[:1]
     out = torch.matmul(img.permute(0, 2, 3, 1), weight) + offset
-    return out.permute(0, 3, 1, 2) / 255.
+    return out.permute(0, 3, 1, 2) / 255.0

@@ -3,7 +3,9 @@
 Every cell shows the same HR-pixel box; the LR cell shows the matching LR box enlarged with nearest-neighbour so
 its pixels stay visible. Columns are labelled in a header band; rows are images.
 """
-from typing import Optional, Sequence
+
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -13,8 +15,9 @@ LABEL_HEIGHT = 22  # height of the header band holding the column labels
 BACKGROUND = 255
 
 
-def crop_box(height: int, width: int, size: int, top_left: Optional[tuple[int, int]] = None,
-             multiple: int = 1) -> tuple[int, int, int]:
+def crop_box(
+    height: int, width: int, size: int, top_left: Optional[tuple[int, int]] = None, multiple: int = 1
+) -> tuple[int, int, int]:
     """(top, left, size) of a square box inside an image: centred by default, moved inside the image if needed;
     corners and size snapped to `multiple` so the box maps onto whole LR pixels."""
     size = min(size, height, width) // multiple * multiple
@@ -30,8 +33,8 @@ def crop(img: np.ndarray, box: tuple[int, int, int], scale: int = 1) -> np.ndarr
     """The HR `box` of `img`, or for `scale` > 1 the LR box it covers, enlarged `scale` times (nearest)."""
     top, left, size = box
     if scale == 1:
-        return img[top:top + size, left:left + size].copy()
-    small = img[top // scale:(top + size) // scale, left // scale:(left + size) // scale]
+        return img[top : top + size, left : left + size].copy()
+    small = img[top // scale : (top + size) // scale, left // scale : (left + size) // scale]
     return cv2.resize(small, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
@@ -62,8 +65,9 @@ def grid_size(num_rows: int, num_cols: int, cell: int) -> tuple[int, int]:
 def make_grid(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str]) -> np.ndarray:
     """Lay out rows of equal square BGR cells under one header of column `labels`."""
     if not rows or any(len(row) != len(labels) for row in rows):
-        raise ValueError(f'Each grid row needs one cell per label ({len(labels)}); got rows of '
-                         f'{[len(row) for row in rows]} cells.')
+        raise ValueError(
+            f'Each grid row needs one cell per label ({len(labels)}); got rows of {[len(row) for row in rows]} cells.'
+        )
     cell = rows[0][0].shape[0]
     canvas = np.full((*grid_size(len(rows), len(labels), cell), 3), BACKGROUND, dtype=np.uint8)
     for col, label in enumerate(labels):
@@ -74,5 +78,5 @@ def make_grid(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str]) -> np
             if img.shape[:2] != (cell, cell):
                 raise ValueError(f'Grid cell ({r}, {col}) is {img.shape[1]}x{img.shape[0]}, expected {cell}x{cell}.')
             left = GAP + col * (cell + GAP)
-            canvas[top:top + cell, left:left + cell] = img if img.ndim == 3 else img[..., None]
+            canvas[top : top + cell, left : left + cell] = img if img.ndim == 3 else img[..., None]
     return canvas

@@ -1,4 +1,5 @@
 """The one place that decides the compute device from the options."""
+
 import torch
 
 from basicsr.utils.logger import get_root_logger

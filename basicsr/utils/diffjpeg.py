@@ -5,6 +5,7 @@ chrominance tables scaled by the IJG quality factor, then the inverse. Rounding 
 differentiable x_r + (x - x_r)^3. Results are close to, not identical with, libjpeg's (which upsamples chroma smoothly).
 Real-ESRGAN applies it to whole batches with `DiffJPEG(differentiable=False)(img, quality=per_sample_quality)`.
 """
+
 import math
 from typing import Callable, Union
 
@@ -16,31 +17,40 @@ from torch.nn import functional as F
 # ITU T.81 Annex K tables. They are applied transposed ([horizontal, vertical] frequency), as in BasicSR's DiffJPEG,
 # so that results match it; the chrominance table is symmetric.
 _Y_TABLE = np.array(
-    [[16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55], [14, 13, 16, 24, 40, 57, 69, 56],
-     [14, 17, 22, 29, 51, 87, 80, 62], [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
-     [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99]],
-    dtype=np.float32).T.copy()
+    [
+        [16, 11, 10, 16, 24, 40, 51, 61],
+        [12, 12, 14, 19, 26, 58, 60, 55],
+        [14, 13, 16, 24, 40, 57, 69, 56],
+        [14, 17, 22, 29, 51, 87, 80, 62],
+        [18, 22, 37, 56, 68, 109, 103, 77],
+        [24, 35, 55, 64, 81, 104, 113, 92],
+        [49, 64, 78, 87, 103, 121, 120, 101],
+        [72, 92, 95, 98, 112, 100, 103, 99],
+    ],
+    dtype=np.float32,
+).T.copy()
 _C_TABLE = np.full((8, 8), 99, dtype=np.float32)
 _C_TABLE[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47, 66, 99, 99]]
 
 # JFIF full-range RGB <-> YCbCr.
-_RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
-                         dtype=np.float32)
-_YCBCR_TO_RGB = np.array([[1., 0., 1.402], [1, -0.344136, -0.714136], [1, 1.772, 0]], dtype=np.float32)
+_RGB_TO_YCBCR = np.array(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32
+)
+_YCBCR_TO_RGB = np.array([[1.0, 0.0, 1.402], [1, -0.344136, -0.714136], [1, 1.772, 0]], dtype=np.float32)
 
 
 def diff_round(x: torch.Tensor) -> torch.Tensor:
     """Rounding with a non-zero gradient: round(x) + (x - round(x))^3."""
-    return torch.round(x) + (x - torch.round(x))**3
+    return torch.round(x) + (x - torch.round(x)) ** 3
 
 
 def quality_to_factor(quality: float) -> float:
     """IJG scaling of the quantisation tables: 50/q below quality 50, 2 - q/50 above."""
     if quality < 50:
-        quality = 5000. / quality
+        quality = 5000.0 / quality
     else:
-        quality = 200. - quality * 2
-    return quality / 100.
+        quality = 200.0 - quality * 2
+    return quality / 100.0
 
 
 def _dct_basis() -> torch.Tensor:
@@ -74,7 +84,7 @@ class DiffJPEG(nn.Module):
     def __init__(self, differentiable: bool = True) -> None:
         super().__init__()
         self.rounding: Callable[[torch.Tensor], torch.Tensor] = diff_round if differentiable else torch.round
-        alpha = np.array([1. / np.sqrt(2)] + [1] * 7)
+        alpha = np.array([1.0 / np.sqrt(2)] + [1] * 7)
         self.register_buffer('y_table', torch.from_numpy(_Y_TABLE), persistent=False)
         self.register_buffer('c_table', torch.from_numpy(_C_TABLE), persistent=False)
         self.register_buffer('dct_basis', _dct_basis(), persistent=False)
@@ -91,7 +101,7 @@ class DiffJPEG(nn.Module):
         quality = quality.to(like.dtype).reshape(-1)
         if quality.numel() != batch:
             raise ValueError(f'DiffJPEG got {quality.numel()} qualities for a batch of {batch} images.')
-        factor = torch.where(quality < 50, 5000. / quality, 200. - quality * 2) / 100.
+        factor = torch.where(quality < 50, 5000.0 / quality, 200.0 - quality * 2) / 100.0
         return factor.view(batch, 1, 1, 1)
 
     def _code_channel(self, channel: torch.Tensor, table: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -111,7 +121,7 @@ class DiffJPEG(nn.Module):
         b, _, h, w = x.shape
         factor = self._factor(quality, b, x)
         x = F.pad(x, (0, (16 - w % 16) % 16, 0, (16 - h % 16) % 16), mode='constant', value=0)
-        shift = x.new_tensor([0., 128., 128.])
+        shift = x.new_tensor([0.0, 128.0, 128.0])
         ycbcr = ((x * 255).permute(0, 2, 3, 1) @ self.rgb_to_ycbcr.T + shift).permute(0, 3, 1, 2)
         luma = self._code_channel(ycbcr[:, 0], self.y_table, factor)
         chroma = F.avg_pool2d(ycbcr[:, 1:], kernel_size=2, stride=2)

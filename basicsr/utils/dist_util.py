@@ -1,4 +1,5 @@
 """Distributed set-up in one place: process-group init for torchrun/slurm and rank queries."""
+
 import functools
 import os
 import subprocess

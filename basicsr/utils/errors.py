@@ -4,10 +4,12 @@ A `UserError` (a bad option, a missing folder or weight file, an unreadable imag
 and the command exits with status 2; its traceback is shown only with `--debug`. Anything else is a bug in our code:
 its traceback is printed, prefixed with the rank under a launcher, and the command exits with status 1.
 """
+
 import os
 import sys
 import traceback
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 USER_ERROR_STATUS = 2
 BUG_STATUS = 1
@@ -62,8 +64,7 @@ def report_failure(err: BaseException, debug: bool, what: str = 'command') -> in
     return USER_ERROR_STATUS
 
 
-def run_command(body: Callable[[], Optional[int]], argv: Optional[Sequence[str]] = None,
-                what: str = 'command') -> int:
+def run_command(body: Callable[[], Optional[int]], argv: Optional[Sequence[str]] = None, what: str = 'command') -> int:
     """Run a command's body and turn any exception into one report and an exit status; returns the status."""
     argv = sys.argv[1:] if argv is None else argv
     try:

@@ -1,4 +1,5 @@
 """Byte-level file access behind one interface, so datasets read from folders or lmdb databases alike."""
+
 from abc import ABC, abstractmethod
 from typing import Union
 
@@ -23,7 +24,7 @@ class HardDiskBackend(BaseStorageBackend):
             return f.read()
 
     def get_text(self, filepath: str) -> str:
-        with open(str(filepath), 'r') as f:
+        with open(str(filepath)) as f:
             return f.read()
 
 
@@ -33,8 +34,15 @@ class LmdbBackend(BaseStorageBackend):
     Keys inside a database are image names without extension, as written by scripts/data_preparation/create_lmdb.py.
     """
 
-    def __init__(self, db_paths: Union[str, list[str]], client_keys: Union[str, list[str]] = 'default',
-                 readonly: bool = True, lock: bool = False, readahead: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        db_paths: Union[str, list[str]],
+        client_keys: Union[str, list[str]] = 'default',
+        readonly: bool = True,
+        lock: bool = False,
+        readahead: bool = False,
+        **kwargs,
+    ) -> None:
         try:
             import lmdb
         except ImportError as err:
@@ -42,14 +50,15 @@ class LmdbBackend(BaseStorageBackend):
         db_paths = [str(db_paths)] if isinstance(db_paths, str) else [str(p) for p in db_paths]
         client_keys = [client_keys] if isinstance(client_keys, str) else list(client_keys)
         if len(client_keys) != len(db_paths):
-            raise ValueError(f'LmdbBackend got {len(db_paths)} db_paths but {len(client_keys)} client_keys '
-                             f'({client_keys}); give one client key per database.')
+            raise ValueError(
+                f'LmdbBackend got {len(db_paths)} db_paths but {len(client_keys)} client_keys '
+                f'({client_keys}); give one client key per database.'
+            )
         self.db_paths = dict(zip(client_keys, db_paths))
         self._client = {}
         for client_key, path in self.db_paths.items():
             try:
-                self._client[client_key] = lmdb.open(path, readonly=readonly, lock=lock, readahead=readahead,
-                                                     **kwargs)
+                self._client[client_key] = lmdb.open(path, readonly=readonly, lock=lock, readahead=readahead, **kwargs)
             except lmdb.Error as err:
                 raise OSError(f"Cannot open lmdb database '{path}' (client key '{client_key}'): {err}") from err
 
@@ -60,8 +69,10 @@ class LmdbBackend(BaseStorageBackend):
         with self._client[client_key].begin(write=False) as txn:
             value = txn.get(key.encode('ascii'))
         if value is None:
-            raise KeyError(f"Key '{key}' not found in lmdb database '{self.db_paths[client_key]}' "
-                           f"(client key '{client_key}'); check the database's meta_info.txt.")
+            raise KeyError(
+                f"Key '{key}' not found in lmdb database '{self.db_paths[client_key]}' "
+                f"(client key '{client_key}'); check the database's meta_info.txt."
+            )
         return value
 
     def get_text(self, filepath: str) -> str:

@@ -1,4 +1,5 @@
 """Batched image filtering on tensors (cv2.filter2D semantics) and unsharp-mask sharpening, as in BasicSR 1.4."""
+
 from typing import Union
 
 import cv2
@@ -24,8 +25,10 @@ def filter2D(img: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     if k % 2 == 0 or kernel.size(-2) != k:
         raise KernelSizeError(f'filter2D needs square kernels of odd size, got {tuple(kernel.shape[-2:])}.')
     if k // 2 >= min(h, w):
-        raise KernelSizeError(f'filter2D: kernel size {k} is too large for a {h}x{w} image (reflect padding needs '
-                              f'kernel_size // 2 < min(h, w)); use a smaller kernel or a larger image.')
+        raise KernelSizeError(
+            f'filter2D: kernel size {k} is too large for a {h}x{w} image (reflect padding needs '
+            f'kernel_size // 2 < min(h, w)); use a smaller kernel or a larger image.'
+        )
     if kernel.size(0) not in (1, b):
         raise ValueError(f'filter2D: got {kernel.size(0)} kernels for a batch of {b} images; give 1 or {b}.')
     kernel = kernel.to(dtype=img.dtype, device=img.device)

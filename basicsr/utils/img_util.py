@@ -1,7 +1,9 @@
 """Image <-> tensor conversion and image file I/O with BasicSR 1.4's conventions (BGR HWC numpy, RGB CHW tensors)."""
+
 import math
 import os
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import cv2
 import numpy as np
@@ -34,8 +36,9 @@ def _one_img2tensor(img: np.ndarray, bgr2rgb: bool, float32: bool) -> torch.Tens
     return tensor.float() if float32 else tensor
 
 
-def img2tensor(imgs: Union[np.ndarray, list[np.ndarray]], bgr2rgb: bool = True,
-               float32: bool = True) -> Union[torch.Tensor, list[torch.Tensor]]:
+def img2tensor(
+    imgs: Union[np.ndarray, list[np.ndarray]], bgr2rgb: bool = True, float32: bool = True
+) -> Union[torch.Tensor, list[torch.Tensor]]:
     """Convert HWC (BGR) numpy images to CHW (RGB) tensors; a list in gives a list out."""
     if isinstance(imgs, list):
         return [_one_img2tensor(img, bgr2rgb, float32) for img in imgs]
@@ -65,8 +68,12 @@ def _one_tensor2img(tensor: torch.Tensor, rgb2bgr: bool, out_type: type, min_max
     return img.astype(out_type)
 
 
-def tensor2img(tensor: Union[torch.Tensor, list[torch.Tensor]], rgb2bgr: bool = True, out_type: type = np.uint8,
-               min_max: tuple = (0, 1)) -> Union[np.ndarray, list[np.ndarray]]:
+def tensor2img(
+    tensor: Union[torch.Tensor, list[torch.Tensor]],
+    rgb2bgr: bool = True,
+    out_type: type = np.uint8,
+    min_max: tuple = (0, 1),
+) -> Union[np.ndarray, list[np.ndarray]]:
     """Convert (B)CHW RGB tensors in `min_max` to HWC BGR images; a 4D batch becomes one grid image."""
     is_tensor_list = isinstance(tensor, list) and all(torch.is_tensor(t) for t in tensor)
     if not (torch.is_tensor(tensor) or is_tensor_list):
@@ -100,7 +107,7 @@ def imfrombytes(content: bytes, flag: str = 'color', float32: bool = False) -> n
     if img is None:
         raise ImageDecodeError(f'Nothing decodable as an image in {len(content)} bytes (corrupt file or not an image).')
     if float32:
-        scale = 65535. if img.dtype == np.uint16 else 255.
+        scale = 65535.0 if img.dtype == np.uint16 else 255.0
         img = img.astype(np.float32) / scale
     return img
 
@@ -112,14 +119,15 @@ def imwrite(img: np.ndarray, file_path: str, params: Optional[Sequence[int]] = N
     try:
         ok = cv2.imwrite(file_path, img, list(params) if params is not None else [])
     except cv2.error as err:
-        raise IOError(f'Failed to write image {file_path}: {err}') from err
+        raise OSError(f'Failed to write image {file_path}: {err}') from err
     if not ok:
-        raise IOError(f'Failed to write image {file_path}: check that the folder exists and is writable '
-                      f'and that the extension names a format cv2 can encode.')
+        raise OSError(
+            f'Failed to write image {file_path}: check that the folder exists and is writable '
+            f'and that the extension names a format cv2 can encode.'
+        )
 
 
-def crop_border(imgs: Union[np.ndarray, list[np.ndarray]],
-                crop_border: int) -> Union[np.ndarray, list[np.ndarray]]:
+def crop_border(imgs: Union[np.ndarray, list[np.ndarray]], crop_border: int) -> Union[np.ndarray, list[np.ndarray]]:
     """Remove `crop_border` pixels from each side of HW(C) images, as done before PSNR/SSIM."""
     if crop_border == 0:
         return imgs

@@ -3,11 +3,13 @@
 `meta_info.txt` has one line per image, `<key>.png (h,w,c) <compress_level>`; BasicSR's lmdb readers take the key as the
 text before the first dot, so keys must not contain dots or spaces.
 """
+
 import os
 import re
+from collections.abc import Iterator, Sequence
 from multiprocessing import Pool
 from os import path as osp
-from typing import Iterator, NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -19,6 +21,7 @@ _META_LINE = re.compile(r'^(?P<name>\S+)\s+\((?P<h>\d+),\s*(?P<w>\d+),\s*(?P<c>\
 
 class MetaInfoEntry(NamedTuple):
     """One `meta_info.txt` line: the lmdb key and the image shape recorded when it was written."""
+
     key: str
     shape: tuple[int, int, int]
     compress_level: Optional[int]
@@ -35,8 +38,10 @@ def _import_lmdb():
 def check_lmdb_key(key: str) -> None:
     """Reject keys that BasicSR's `meta_info.txt` parser would cut short (it splits at the first '.')."""
     if not key or '.' in key or any(ch.isspace() for ch in key):
-        raise ValueError(f'lmdb key {key!r} must be non-empty without dots or spaces; rename the file '
-                         f'(BasicSR reads the key as the text before the first dot of each meta_info.txt line).')
+        raise ValueError(
+            f'lmdb key {key!r} must be non-empty without dots or spaces; rename the file '
+            f'(BasicSR reads the key as the text before the first dot of each meta_info.txt line).'
+        )
 
 
 def _check_new_lmdb_path(lmdb_path: str) -> None:
@@ -119,8 +124,14 @@ def _estimate_map_size(data_path: str, img_path_list: Sequence[str], compress_le
     return max(len(first_bytes) * len(img_path_list) * 10, 16 * 1024**2)
 
 
-def _encoded_images(data_path: str, img_path_list: Sequence[str], keys: Sequence[str], compress_level: int,
-                    multiprocessing_read: bool, n_thread: int) -> Iterator[tuple[str, bytes, tuple[int, int, int]]]:
+def _encoded_images(
+    data_path: str,
+    img_path_list: Sequence[str],
+    keys: Sequence[str],
+    compress_level: int,
+    multiprocessing_read: bool,
+    n_thread: int,
+) -> Iterator[tuple[str, bytes, tuple[int, int, int]]]:
     jobs = [(osp.join(data_path, path), key, compress_level) for path, key in zip(img_path_list, keys)]
     if not multiprocessing_read:
         yield from map(_read_img_worker_star, jobs)
@@ -129,9 +140,17 @@ def _encoded_images(data_path: str, img_path_list: Sequence[str], keys: Sequence
         yield from pool.imap(_read_img_worker_star, jobs, chunksize=8)
 
 
-def make_lmdb_from_imgs(data_path: str, lmdb_path: str, img_path_list: Sequence[str], keys: Sequence[str],
-                        batch: int = 5000, compress_level: int = 1, multiprocessing_read: bool = False,
-                        n_thread: int = 40, map_size: Optional[int] = None) -> None:
+def make_lmdb_from_imgs(
+    data_path: str,
+    lmdb_path: str,
+    img_path_list: Sequence[str],
+    keys: Sequence[str],
+    batch: int = 5000,
+    compress_level: int = 1,
+    multiprocessing_read: bool = False,
+    n_thread: int = 40,
+    map_size: Optional[int] = None,
+) -> None:
     """Pack the images `data_path/<img_path_list[i]>` into a new lmdb under `keys[i]` (BasicSR 1.4 signature)."""
     if len(img_path_list) != len(keys):
         raise ValueError(f'img_path_list and keys differ in length: {len(img_path_list)} vs {len(keys)}')
@@ -166,9 +185,11 @@ def read_meta_info(lmdb_path: str) -> list[MetaInfoEntry]:
     """All entries of `<lmdb_path>/meta_info.txt`, in file order."""
     meta_path = osp.join(lmdb_path, META_INFO_NAME)
     if not osp.isfile(meta_path):
-        raise FileNotFoundError(f'{lmdb_path} has no {META_INFO_NAME}; recreate the lmdb with '
-                                f'scripts/data_preparation/create_lmdb.py, which writes it.')
-    with open(meta_path, 'r') as f:
+        raise FileNotFoundError(
+            f'{lmdb_path} has no {META_INFO_NAME}; recreate the lmdb with '
+            f'scripts/data_preparation/create_lmdb.py, which writes it.'
+        )
+    with open(meta_path) as f:
         return [parse_meta_info_line(line) for line in f if line.strip()]
 
 

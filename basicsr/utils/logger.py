@@ -1,4 +1,5 @@
 """Root logger, BasicSR-format training messages, tensorboard and optional wandb."""
+
 import datetime
 import logging
 import os
@@ -41,8 +42,9 @@ def hold_records_for_log_file(logger_name: str = 'basicsr') -> None:
         logger.setLevel('ERROR')
 
 
-def get_root_logger(logger_name: str = 'basicsr', log_level: int = logging.INFO,
-                    log_file: Optional[str] = None) -> logging.Logger:
+def get_root_logger(
+    logger_name: str = 'basicsr', log_level: int = logging.INFO, log_file: Optional[str] = None
+) -> logging.Logger:
     """Return the package logger; the first call with `log_file` adds a file handler (rank 0 only logs INFO)."""
     logger = logging.getLogger(logger_name)
     if logger_name in initialized_logger:
@@ -161,6 +163,7 @@ class MessageLogger:
 def init_tb_logger(log_dir: str):
     """A tensorboard SummaryWriter writing to `log_dir`."""
     from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter(log_dir=log_dir)
 
 
@@ -173,9 +176,15 @@ def init_wandb_logger(opt: dict) -> None:
         raise ImportError('logger.wandb is set but the wandb package is not installed: pip install wandb') from err
     wandb_opt = opt['logger']['wandb']
     resume_id = wandb_opt.get('resume_id')
-    wandb.init(id=resume_id or wandb.util.generate_id(), resume='allow' if resume_id else 'never',
-               name=opt['name'], config=opt, project=wandb_opt.get('project'), entity=wandb_opt.get('entity'),
-               sync_tensorboard=True)
+    wandb.init(
+        id=resume_id or wandb.util.generate_id(),
+        resume='allow' if resume_id else 'never',
+        name=opt['name'],
+        config=opt,
+        project=wandb_opt.get('project'),
+        entity=wandb_opt.get('entity'),
+        sync_tensorboard=True,
+    )
     get_root_logger().info(f'Use wandb logger with id={wandb.run.id}; project={wandb_opt.get("project")}.')
 
 
@@ -187,6 +196,9 @@ def get_env_info() -> str:
     import torchvision
 
     from basicsr.version import __version__
-    return (f'\nVersion Information: \n\tBasicSR: {__version__}\n\tPython: {platform.python_version()}'
-            f'\n\tPyTorch: {torch.__version__}\n\tTorchVision: {torchvision.__version__}'
-            f'\n\tCUDA available: {torch.cuda.is_available()}')
+
+    return (
+        f'\nVersion Information: \n\tBasicSR: {__version__}\n\tPython: {platform.python_version()}'
+        f'\n\tPyTorch: {torch.__version__}\n\tTorchVision: {torchvision.__version__}'
+        f'\n\tCUDA available: {torch.cuda.is_available()}'
+    )

@@ -4,8 +4,10 @@ MATLAB resizes one axis at a time with Keys' cubic kernel (a = -0.5); when shrin
 1/scale so that it also low-passes (antialiasing). Out-of-range taps read the image mirrored with its edge repeated.
 The colour conversions are re-exported from `color_util` because older BasicSR code imports them from here.
 """
+
 import math
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -53,8 +55,9 @@ def resize_weights(in_length: int, out_length: int, scale: float, antialiasing: 
     return matrix
 
 
-def _resize_chw(img: torch.Tensor, out_size: Sequence[int], scales: Sequence[float], antialiasing: bool,
-                axis_order: Sequence[int]) -> torch.Tensor:
+def _resize_chw(
+    img: torch.Tensor, out_size: Sequence[int], scales: Sequence[float], antialiasing: bool, axis_order: Sequence[int]
+) -> torch.Tensor:
     """Resize a float32 (c, h, w) tensor one spatial axis at a time, in `axis_order` (0 = height, 1 = width)."""
     out = img
     for axis in axis_order:
@@ -86,10 +89,9 @@ def _from_chw(out: torch.Tensor, is_numpy: bool, squeeze: bool) -> Image:
 
 
 @torch.no_grad()
-def imresize(img: Image,
-             scale: Optional[float],
-             antialiasing: bool = True,
-             output_shape: Optional[Sequence[int]] = None) -> Image:
+def imresize(
+    img: Image, scale: Optional[float], antialiasing: bool = True, output_shape: Optional[Sequence[int]] = None
+) -> Image:
     """Resize like MATLAB's `imresize(img, scale, 'bicubic')`; numpy (h, w[, c]) or tensor ([c,] h, w) input.
 
     The output has ceil(scale * size) pixels per axis (or `output_shape` = (h, w), each axis then scaled by

@@ -1,9 +1,11 @@
 """Small helpers shared across the package: seeding, experiment folders, directory scanning."""
+
 import os
 import random
 import time
+from collections.abc import Iterator
 from os import path as osp
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -51,9 +53,11 @@ def make_exp_dirs(opt: dict) -> None:
             os.makedirs(path, exist_ok=True)
 
 
-def scandir(dir_path: str, suffix: Optional[Union[str, tuple]] = None, recursive: bool = False,
-            full_path: bool = False) -> Iterator[str]:
-    """Yield file paths under `dir_path` (relative unless `full_path`), sorted within each folder, hidden files skipped."""
+def scandir(
+    dir_path: str, suffix: Optional[Union[str, tuple]] = None, recursive: bool = False, full_path: bool = False
+) -> Iterator[str]:
+    """Yield file paths under `dir_path` (relative unless `full_path`), sorted within each folder, hidden files
+    skipped."""
     if (suffix is not None) and not isinstance(suffix, (str, tuple)):
         raise TypeError('"suffix" must be a string or tuple of strings')
     root = dir_path
@@ -78,10 +82,13 @@ def list_images(path: str) -> list[str]:
         return [path]
     if not os.path.isdir(path):
         raise FileNotFoundError(f'Input {path} does not exist: give an image file or a folder of images.')
-    files = sorted(os.path.join(path, name) for name in os.listdir(path)
-                   if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(path, name)))
+    files = sorted(
+        os.path.join(path, name)
+        for name in os.listdir(path)
+        if name.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(path, name))
+    )
     if not files:
-        raise FileNotFoundError(f"Folder {path} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}).")
+        raise FileNotFoundError(f'Folder {path} holds no images (looked for {", ".join(IMAGE_EXTENSIONS)}).')
     return files
 
 
@@ -97,4 +104,5 @@ def sizeof_fmt(size: float, suffix: str = 'B') -> str:
 def check_resume(opt: dict, resume_iter: int) -> None:
     """Point `path.pretrain_network_*` at the checkpoints of `resume_iter` (BasicSR 1.4 name and place)."""
     from basicsr.utils.resume_util import apply_resume
+
     apply_resume(opt, resume_iter)

@@ -1,4 +1,5 @@
 """Option files: YAML loading, command-line overrides, derived paths, and the BasicSR `parse_options` entry."""
+
 import argparse
 import random
 import re
@@ -29,7 +30,7 @@ def ordered_yaml() -> tuple[type, type]:
 def yaml_load(text_or_path: str) -> dict:
     """Load YAML from a path or a string (`!!float 1e-4` and `~` behave as in BasicSR)."""
     if osp.isfile(text_or_path):
-        with open(text_or_path, 'r') as f:
+        with open(text_or_path) as f:
             return yaml.safe_load(f) or {}
     return yaml.safe_load(text_or_path) or {}
 
@@ -37,8 +38,9 @@ def yaml_load(text_or_path: str) -> dict:
 def load_option_file(path: str) -> dict:
     """Read an option file without validation; a missing or malformed file names the path."""
     if not osp.isfile(path):
-        raise OptionFileError(f'Option file {path} does not exist; check the -opt path (it is relative to the '
-                              f'directory you launch from).')
+        raise OptionFileError(
+            f'Option file {path} does not exist; check the -opt path (it is relative to the directory you launch from).'
+        )
     try:
         opt = yaml_load(path)
     except yaml.YAMLError as err:
@@ -55,8 +57,11 @@ def yaml_error_text(err: yaml.YAMLError) -> str:
     if mark is None or problem is None:
         return str(err)
     context = getattr(err, 'context', None)
-    return (f'line {mark.line + 1}, column {mark.column + 1}: {problem}' + (f' ({context})' if context else '') +
-            '; check the indentation and the colon after each key there')
+    return (
+        f'line {mark.line + 1}, column {mark.column + 1}: {problem}'
+        + (f' ({context})' if context else '')
+        + '; check the indentation and the colon after each key there'
+    )
 
 
 def dict2str(opt: dict, indent_level: int = 1) -> str:
@@ -98,15 +103,34 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description='BasicSR / PDD training and testing')
     parser.add_argument('-opt', '--opt', dest='opt', type=str, required=True, help='Path to option YAML file.')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none', help='job launcher')
-    parser.add_argument('--auto_resume', '--auto-resume', dest='auto_resume', action='store_true',
-                        help='resume from the newest valid training state (also one in an archived folder)')
-    parser.add_argument('--debug', action='store_true',
-                        help='tiny intervals for a quick pipeline check; errors are shown with their traceback')
+    parser.add_argument(
+        '--auto_resume',
+        '--auto-resume',
+        dest='auto_resume',
+        action='store_true',
+        help='resume from the newest valid training state (also one in an archived folder)',
+    )
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='tiny intervals for a quick pipeline check; errors are shown with their traceback',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parser.add_argument('--force_yml', '--force-yml', dest='force_yml', nargs='+', default=None,
-                        help='override options: key:subkey=value')
-    parser.add_argument('--check-data', '--check_data', dest='check_data', action='store_true',
-                        help='scan every dataset for unreadable/mismatched images before training')
+    parser.add_argument(
+        '--force_yml',
+        '--force-yml',
+        dest='force_yml',
+        nargs='+',
+        default=None,
+        help='override options: key:subkey=value',
+    )
+    parser.add_argument(
+        '--check-data',
+        '--check_data',
+        dest='check_data',
+        action='store_true',
+        help='scan every dataset for unreadable/mismatched images before training',
+    )
     return parser
 
 
@@ -195,8 +219,12 @@ def _init_launcher(opt: dict, launcher: str) -> None:
     opt['rank'], opt['world_size'] = get_dist_info()
 
 
-def parse_options(root_path: str, is_train: bool = True, argv: Optional[list[str]] = None,
-                  validate: Optional[Callable[[dict], None]] = None) -> tuple[dict, Any]:
+def parse_options(
+    root_path: str,
+    is_train: bool = True,
+    argv: Optional[list[str]] = None,
+    validate: Optional[Callable[[dict], None]] = None,
+) -> tuple[dict, Any]:
     """Parse the command line and option file, run `validate` on the result (the pipelines pass
     `basicsr.option_check.validate_options`, which reports every problem up front), start distributed if asked."""
     args = build_arg_parser().parse_args(argv)
@@ -218,6 +246,7 @@ def copy_opt_file(opt_file: str, experiments_root: str) -> None:
     """Copy the option file into the experiment folder with the command line on top, as BasicSR does."""
     import sys
     import time
+
     cmd = ' '.join(sys.argv)
     filename = osp.join(experiments_root, osp.basename(opt_file))
     shutil.copy(opt_file, filename)

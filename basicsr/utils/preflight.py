@@ -1,4 +1,5 @@
 """Checks run after the model is built and before the first iteration: disk space, a writable folder, GPU count."""
+
 import os
 import shutil
 import tempfile
@@ -40,15 +41,24 @@ def check_writable(folder: str) -> None:
 def check_disk_space(folder: str, needed: int) -> None:
     free = shutil.disk_usage(nearest_existing(folder)).free
     if free < needed:
-        raise PreflightError(f'Only {sizeof_fmt(free)} free under {folder}, but two checkpoints need about '
-                             f'{sizeof_fmt(needed)}; free some space or move path.experiments_root.')
+        raise PreflightError(
+            f'Only {sizeof_fmt(free)} free under {folder}, but two checkpoints need about '
+            f'{sizeof_fmt(needed)}; free some space or move path.experiments_root.'
+        )
 
 
 def check_gpus(opt: dict) -> None:
     wanted = opt.get('num_gpu', 0)
-    if torch.cuda.is_available() and not opt.get('dist') and isinstance(wanted, int) and wanted > torch.cuda.device_count():
-        raise PreflightError(f'num_gpu: {wanted} but only {torch.cuda.device_count()} CUDA device(s) are visible; '
-                             f'lower num_gpu or use `auto`.')
+    if (
+        torch.cuda.is_available()
+        and not opt.get('dist')
+        and isinstance(wanted, int)
+        and wanted > torch.cuda.device_count()
+    ):
+        raise PreflightError(
+            f'num_gpu: {wanted} but only {torch.cuda.device_count()} CUDA device(s) are visible; '
+            f'lower num_gpu or use `auto`.'
+        )
 
 
 def run_preflight(opt: dict, model) -> None:

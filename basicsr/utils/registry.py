@@ -1,6 +1,8 @@
 """Name -> class/function registries, so YAML `type:` strings select implementations."""
+
 import difflib
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Callable, Optional
 
 
 class Registry:
@@ -24,9 +26,11 @@ class Registry:
     def register(self, obj: Any = None, suffix: Optional[str] = None, name: Optional[str] = None) -> Any:
         """Register `obj` under its `__name__` (or `name`); usable as `@register()` or `register(obj)`."""
         if obj is None:
+
             def deco(func_or_class: Callable) -> Callable:
                 self._do_register(name or func_or_class.__name__, func_or_class, suffix)
                 return func_or_class
+
             return deco
         self._do_register(name or obj.__name__, obj, suffix)
         return obj
@@ -38,14 +42,16 @@ class Registry:
             ret = self._obj_map.get(f'{name}_{suffix}')
         if ret is None:
             close = difflib.get_close_matches(name, self.plain_names(), n=3, cutoff=0.5)
-            hint = f" Did you mean: {', '.join(close)}?" if close else ''
-            raise KeyError(f"No object named '{name}' found in '{self._name}' registry!{hint} "
-                           f"Known names: {', '.join(sorted(self.plain_names()))}")
+            hint = f' Did you mean: {", ".join(close)}?' if close else ''
+            raise KeyError(
+                f"No object named '{name}' found in '{self._name}' registry!{hint} "
+                f'Known names: {", ".join(sorted(self.plain_names()))}'
+            )
         return ret
 
     def plain_names(self) -> list[str]:
         """Registered names with the `_basicsr` suffix removed, as users write them in YAML."""
-        return sorted({k[:-len('_basicsr')] if k.endswith('_basicsr') else k for k in self._obj_map})
+        return sorted({k[: -len('_basicsr')] if k.endswith('_basicsr') else k for k in self._obj_map})
 
     def __contains__(self, name: str) -> bool:
         return name in self._obj_map or f'{name}_basicsr' in self._obj_map
@@ -72,6 +78,7 @@ def import_modules_by_suffix(package: str, package_dir: str, suffix: str) -> lis
     """
     import importlib
     import os
+
     names = sorted(f[:-3] for f in os.listdir(package_dir) if f.endswith(f'{suffix}.py'))
     return [importlib.import_module(f'{package}.{name}') for name in names]
 
@@ -81,6 +88,7 @@ def build_from_options(registry: Registry, opt: dict, kind: str) -> Any:
     import copy
 
     from basicsr.utils.logger import get_root_logger
+
     kwargs = copy.deepcopy(opt)
     obj = registry.get(kwargs.pop('type'))(**kwargs)
     get_root_logger().info(f'{kind} [{obj.__class__.__name__}] is created.')

@@ -4,9 +4,11 @@
 archived to (`<experiments_root>_archived_<time>`, newest first): a run that crashed after archiving a good one
 must not make the next `--auto_resume` start from iteration 0.
 """
+
 import glob
+from collections.abc import Iterable
 from os import path as osp
-from typing import Iterable, Optional
+from typing import Optional
 
 import torch
 
@@ -19,8 +21,9 @@ class ResumeError(UserError, RuntimeError):
     """A training state that cannot be used as asked (unreadable, or beyond `train.total_iter`)."""
 
 
-def network_files_for(opt: dict, resume_iter: int, unsaved: Iterable[str] = (),
-                      models_dir: Optional[str] = None) -> dict[str, str]:
+def network_files_for(
+    opt: dict, resume_iter: int, unsaved: Iterable[str] = (), models_dir: Optional[str] = None
+) -> dict[str, str]:
     """The network files a state at `resume_iter` needs: `net_<name>_<iter>.pth` (or `.safetensors`, as
     `logger.save_checkpoint_format` says) per `network_<name>` block in `models_dir` (default `path.models`), except
     `path.ignore_resume_networks` and the `unsaved` blocks (inputs such as a frozen generalist, never checkpointed:
@@ -32,7 +35,7 @@ def network_files_for(opt: dict, resume_iter: int, unsaved: Iterable[str] = (),
     files, ext = {}, checkpoint_extension(opt)
     for key in opt:
         if key.startswith('network_') and key not in ignored and opt[key] is not None:
-            files[key] = osp.join(models_dir, f'net_{key[len("network_"):]}_{resume_iter}{ext}')
+            files[key] = osp.join(models_dir, f'net_{key[len("network_") :]}_{resume_iter}{ext}')
     return files
 
 
@@ -95,22 +98,29 @@ def find_resume_state(opt: dict, device, unsaved: Iterable[str] = ()) -> Optiona
         if found is not None:
             state, path = found
             opt['path']['resume_state'] = path
-            where = '' if folder == folders[0] else (f' (an archived launch of this run; new checkpoints go to '
-                                                     f'{folders[0]})')
+            where = (
+                ''
+                if folder == folders[0]
+                else (f' (an archived launch of this run; new checkpoints go to {folders[0]})')
+            )
             get_root_logger().info(f'Auto-resume from {path}{where}')
             return state
-    existing = [f'{folder}/training_states' for folder in folders
-                if list_training_states(osp.join(folder, 'training_states'))]
+    existing = [
+        f'{folder}/training_states' for folder in folders if list_training_states(osp.join(folder, 'training_states'))
+    ]
     if existing:
-        raise ResumeError(f'--auto_resume found training states in {", ".join(existing)} but none is usable (see the '
-                          'warnings above); repair or remove them, or run without --auto_resume to start from '
-                          'iteration 0.')
+        raise ResumeError(
+            f'--auto_resume found training states in {", ".join(existing)} but none is usable (see the '
+            'warnings above); repair or remove them, or run without --auto_resume to start from '
+            'iteration 0.'
+        )
     return None
 
 
 def _raise_unreadable(path: str) -> dict:
-    raise ResumeError(f'path.resume_state: {path} cannot be loaded; point it at a valid .state file or use '
-                      '--auto_resume.')
+    raise ResumeError(
+        f'path.resume_state: {path} cannot be loaded; point it at a valid .state file or use --auto_resume.'
+    )
 
 
 def check_resume_iteration(opt: dict, resume_iter: int) -> None:
@@ -121,10 +131,13 @@ def check_resume_iteration(opt: dict, resume_iter: int) -> None:
             f'train.total_iter is {total_iter} but the training state {opt["path"]["resume_state"]} is at iteration '
             f'{resume_iter}, so training would end at once. If the run was started with --force_yml overrides '
             f'(its command line is at the top of the option copy in {opt["path"]["experiments_root"]}), repeat them; '
-            f'else raise train.total_iter, e.g. --force_yml train:total_iter={2 * resume_iter}.')
+            f'else raise train.total_iter, e.g. --force_yml train:total_iter={2 * resume_iter}.'
+        )
     if resume_iter == total_iter:
-        get_root_logger().warning(f'The training state is at iteration {resume_iter} = train.total_iter: training is '
-                                  'already complete. Raise train.total_iter to train longer.')
+        get_root_logger().warning(
+            f'The training state is at iteration {resume_iter} = train.total_iter: training is '
+            'already complete. Raise train.total_iter to train longer.'
+        )
 
 
 def apply_resume(opt: dict, resume_iter: int, unsaved: Iterable[str] = ()) -> None:
@@ -138,6 +151,6 @@ def apply_resume(opt: dict, resume_iter: int, unsaved: Iterable[str] = ()) -> No
     models_dir = models_dir_of(state_path, opt['path']['models']) if state_path else opt['path']['models']
     for key, file_path in network_files_for(opt, resume_iter, unsaved, models_dir).items():
         opt['path'][f'pretrain_{key}'] = file_path
-        param_key = f'param_key_{key[len("network_"):]}'
+        param_key = f'param_key_{key[len("network_") :]}'
         if opt['path'].get(param_key) == 'params_ema':
             opt['path'][param_key] = 'params'

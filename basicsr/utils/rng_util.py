@@ -1,7 +1,9 @@
 """Random-number-generator states: captured into training states for exact resume, and shielded around validation."""
+
 import contextlib
 import random
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch

@@ -1,4 +1,6 @@
-"""Graceful stop on SIGTERM/SIGINT (pre-emption, Ctrl-C): finish the iteration, save, exit; a second signal exits now."""
+"""Graceful stop on SIGTERM/SIGINT (pre-emption, Ctrl-C): finish the iteration, save, exit; a second signal exits
+now."""
+
 import os
 import signal
 from typing import Optional
@@ -32,8 +34,10 @@ class GracefulStop:
             get_root_logger().error(f'Second {signal.Signals(signum).name}: exiting now without saving.')
             os._exit(128 + signum)
         self.signal_name = signal.Signals(signum).name
-        get_root_logger().warning(f'{self.signal_name} received: saving a checkpoint at the end of this iteration '
-                                  f'(send it again to exit at once).')
+        get_root_logger().warning(
+            f'{self.signal_name} received: saving a checkpoint at the end of this iteration '
+            f'(send it again to exit at once).'
+        )
 
     def requested(self) -> bool:
         """True on every rank as soon as any rank got a signal."""

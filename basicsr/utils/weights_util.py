@@ -4,9 +4,11 @@ Every user of pretrained weights (VGG features, LPIPS backbones, generalist chec
 `resolve_weight_file`, so the search order and the "how to get it" advice are the same everywhere. Nothing here
 downloads: a missing file is an error that names the file, every place looked at, and how to obtain it.
 """
+
 import os
 import pickle
-from typing import Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -36,8 +38,13 @@ def weight_search_dirs() -> list[str]:
     return [os.path.abspath(os.path.expanduser(d)) for d in (*dirs, hub_checkpoint_dir(), BASICSR_PRETRAINED_DIR)]
 
 
-def resolve_weight_file(filename: str, explicit_path: Optional[str] = None, purpose: str = '',
-                        search_dirs: Sequence[str] = (), how_to_get: str = '') -> str:
+def resolve_weight_file(
+    filename: str,
+    explicit_path: Optional[str] = None,
+    purpose: str = '',
+    search_dirs: Sequence[str] = (),
+    how_to_get: str = '',
+) -> str:
     """Return the absolute path of weight file `filename`, never downloading.
 
     Order: `explicit_path` (a file, or a folder holding `filename`; an error if it does not exist, so a typo is
@@ -51,10 +58,13 @@ def resolve_weight_file(filename: str, explicit_path: Optional[str] = None, purp
             path = os.path.join(path, filename)
         if os.path.isfile(path):
             return path
-        raise FileNotFoundError(f'{what}: the given path {path} does not exist. Fix the path, or leave it unset '
-                                f'to search {", ".join(weight_search_dirs())} for {filename}.')
-    candidates = [os.path.join(os.path.abspath(os.path.expanduser(d)), filename)
-                  for d in (*search_dirs, *weight_search_dirs())]
+        raise FileNotFoundError(
+            f'{what}: the given path {path} does not exist. Fix the path, or leave it unset '
+            f'to search {", ".join(weight_search_dirs())} for {filename}.'
+        )
+    candidates = [
+        os.path.join(os.path.abspath(os.path.expanduser(d)), filename) for d in (*search_dirs, *weight_search_dirs())
+    ]
     for path in candidates:
         if os.path.isfile(path):
             return path
@@ -65,10 +75,12 @@ def _missing_file_message(what: str, filename: str, candidates: list[str], how_t
     """Explain a missing weight file: each path tried, and how to bring the file to this machine."""
     tried = '\n'.join(f'    {path}' for path in candidates)
     fetch = how_to_get or f'obtain {filename} from its publisher'
-    return (f'{what} not found. Looked at:\n{tried}\n'
-            f'This project never downloads weights. On a machine with internet access, {fetch}; then copy '
-            f"'{filename}' into {hub_checkpoint_dir()} on this machine (or into a folder named by "
-            f'${WEIGHTS_DIR_ENV}, or give its path in the options).')
+    return (
+        f'{what} not found. Looked at:\n{tried}\n'
+        f'This project never downloads weights. On a machine with internet access, {fetch}; then copy '
+        f"'{filename}' into {hub_checkpoint_dir()} on this machine (or into a folder named by "
+        f'${WEIGHTS_DIR_ENV}, or give its path in the options).'
+    )
 
 
 def read_weight_file(path: str) -> dict:
@@ -76,8 +88,10 @@ def read_weight_file(path: str) -> dict:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as err:
-        raise WeightFileError(f'Could not read weight file {path}: {err}. The file may be truncated or not a PyTorch '
-                           'state dict; copy it again from its source.') from err
+        raise WeightFileError(
+            f'Could not read weight file {path}: {err}. The file may be truncated or not a PyTorch '
+            'state dict; copy it again from its source.'
+        ) from err
 
 
 def _abbreviate(items: list[str], limit: int = 8) -> str:
@@ -86,8 +100,9 @@ def _abbreviate(items: list[str], limit: int = 8) -> str:
     return ', '.join(items[:limit]) + more
 
 
-def load_weight_file(module: nn.Module, path: str, strict: bool = True,
-                     key_map: Optional[Callable[[str], Optional[str]]] = None) -> None:
+def load_weight_file(
+    module: nn.Module, path: str, strict: bool = True, key_map: Optional[Callable[[str], Optional[str]]] = None
+) -> None:
     """Load the state dict stored at `path` into `module`, reporting every key problem before failing.
 
     `key_map` renames each file key to the module's key (None drops it), e.g. torchvision's `features.{i}` names.
@@ -103,14 +118,18 @@ def load_weight_file(module: nn.Module, path: str, strict: bool = True,
             state[key] = own[key]
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    mismatched = [f'{key}: file {tuple(state[key].shape)} vs model {tuple(own[key].shape)}'
-                  for key in own if key in state and state[key].shape != own[key].shape]
+    mismatched = [
+        f'{key}: file {tuple(state[key].shape)} vs model {tuple(own[key].shape)}'
+        for key in own
+        if key in state and state[key].shape != own[key].shape
+    ]
     problems = [f'shape mismatch {_abbreviate(mismatched)}'] if mismatched else []
     if strict and missing:
         problems.append(f'missing keys {_abbreviate(missing)}')
     if strict and unexpected:
         problems.append(f'unexpected keys {_abbreviate(unexpected)}')
     if problems:
-        raise WeightMismatchError(f'Weight file {path} does not fit {module.__class__.__name__}: '
-                                  f'{"; ".join(problems)}.')
+        raise WeightMismatchError(
+            f'Weight file {path} does not fit {module.__class__.__name__}: {"; ".join(problems)}.'
+        )
     module.load_state_dict(state, strict=strict)

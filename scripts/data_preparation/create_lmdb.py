@@ -7,10 +7,12 @@ because BasicSR's paired lmdb loader pairs by key.
     python scripts/data_preparation/create_lmdb.py --input datasets/DF2K/DF2K_HR_sub
     python scripts/data_preparation/create_lmdb.py --paired --input datasets/DIV2K/HR_sub datasets/DIV2K/X4_sub
 """
+
 import argparse
 import sys
+from collections.abc import Sequence
 from os import path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 # this checkout's basicsr, also when another one is installed
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -42,13 +44,22 @@ def check_paired_keys(gt_keys: Sequence[str], lq_keys: Sequence[str], gt_folder:
     only_gt = sorted(set(gt_keys) - set(lq_keys))
     only_lq = sorted(set(lq_keys) - set(gt_keys))
     if only_gt or only_lq:
-        raise ValueError(f'GT {gt_folder} and LQ {lq_folder} must hold the same file names for a paired lmdb; '
-                         f'only in GT: {only_gt[:5]} ({len(only_gt)}), only in LQ: {only_lq[:5]} ({len(only_lq)}). '
-                         'Rename the files (extract_subimages.py already strips x2/x3/x4 from DIV2K names).')
+        raise ValueError(
+            f'GT {gt_folder} and LQ {lq_folder} must hold the same file names for a paired lmdb; '
+            f'only in GT: {only_gt[:5]} ({len(only_gt)}), only in LQ: {only_lq[:5]} ({len(only_lq)}). '
+            'Rename the files (extract_subimages.py already strips x2/x3/x4 from DIV2K names).'
+        )
 
 
-def create_lmdbs(inputs: Sequence[str], lmdb_paths: Sequence[str], paired: bool = False, recursive: bool = False,
-                 compress_level: int = 1, batch: int = 5000, n_thread: int = 1) -> None:
+def create_lmdbs(
+    inputs: Sequence[str],
+    lmdb_paths: Sequence[str],
+    paired: bool = False,
+    recursive: bool = False,
+    compress_level: int = 1,
+    batch: int = 5000,
+    n_thread: int = 1,
+) -> None:
     """Write one lmdb per input folder; with `paired`, check first that both folders share their keys."""
     if paired and len(inputs) != 2:
         raise ValueError(f'--paired needs exactly two --input folders (GT then LQ), got {len(inputs)}.')
@@ -58,8 +69,16 @@ def create_lmdbs(inputs: Sequence[str], lmdb_paths: Sequence[str], paired: bool 
     if paired:
         check_paired_keys(listings[0][1], listings[1][1], inputs[0], inputs[1])
     for folder, lmdb_path, (paths, keys) in zip(inputs, lmdb_paths, listings):
-        make_lmdb_from_imgs(folder, lmdb_path, paths, keys, batch=batch, compress_level=compress_level,
-                            multiprocessing_read=n_thread > 1, n_thread=n_thread)
+        make_lmdb_from_imgs(
+            folder,
+            lmdb_path,
+            paths,
+            keys,
+            batch=batch,
+            compress_level=compress_level,
+            multiprocessing_read=n_thread > 1,
+            n_thread=n_thread,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,8 +97,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     lmdb_paths = args.lmdb or [folder.rstrip('/\\') + '.lmdb' for folder in args.input]
     try:
-        create_lmdbs(args.input, lmdb_paths, args.paired, args.recursive, args.compress_level, args.batch,
-                     args.n_thread)
+        create_lmdbs(
+            args.input, lmdb_paths, args.paired, args.recursive, args.compress_level, args.batch, args.n_thread
+        )
     except (FileNotFoundError, FileExistsError, ValueError, OSError) as err:
         print(f'Error: {err}', file=sys.stderr)
         return 1

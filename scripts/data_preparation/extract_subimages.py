@@ -8,12 +8,14 @@ sub-images and are listed at the end.
     python scripts/data_preparation/extract_subimages.py --input datasets/DF2K/DF2K_HR \
         --output datasets/DF2K/DF2K_HR_sub --crop-size 480 --step 240 --thresh-size 0
 """
+
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from multiprocessing import Pool
 from os import path as osp
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -75,14 +77,24 @@ def crop_one(job: CropJob) -> CropResult:
     for top in rows:
         for left in cols:
             index += 1
-            patch = np.ascontiguousarray(img[top:top + job.crop_size, left:left + job.crop_size, ...])
-            cv2.imwrite(osp.join(job.save_folder, f'{stem}_s{index:03d}{extension}'), patch,
-                        [cv2.IMWRITE_PNG_COMPRESSION, job.compression_level])
+            patch = np.ascontiguousarray(img[top : top + job.crop_size, left : left + job.crop_size, ...])
+            cv2.imwrite(
+                osp.join(job.save_folder, f'{stem}_s{index:03d}{extension}'),
+                patch,
+                [cv2.IMWRITE_PNG_COMPRESSION, job.compression_level],
+            )
     return CropResult(job.path, index, None)
 
 
-def extract_subimages(input_folder: str, save_folder: str, crop_size: int = 480, step: int = 240,
-                      thresh_size: int = 0, n_thread: int = 20, compression_level: int = 3) -> list[CropResult]:
+def extract_subimages(
+    input_folder: str,
+    save_folder: str,
+    crop_size: int = 480,
+    step: int = 240,
+    thresh_size: int = 0,
+    n_thread: int = 20,
+    compression_level: int = 3,
+) -> list[CropResult]:
     """Crop every image of `input_folder` into `save_folder` (which must not exist yet) with `n_thread` processes."""
     if not osp.isdir(input_folder):
         raise FileNotFoundError(f'--input {input_folder} is not a folder.')
@@ -106,8 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--output', required=True, help='new folder for the sub-images')
     parser.add_argument('--crop-size', type=int, default=480, help='sub-image side in pixels (default 480)')
     parser.add_argument('--step', type=int, default=240, help='stride of the sliding window (default 240)')
-    parser.add_argument('--thresh-size', type=int, default=0,
-                        help='add a border-flush window only if more than this many pixels would be left out')
+    parser.add_argument(
+        '--thresh-size',
+        type=int,
+        default=0,
+        help='add a border-flush window only if more than this many pixels would be left out',
+    )
     parser.add_argument('--n-thread', type=int, default=min(20, os.cpu_count() or 1), help='worker processes')
     parser.add_argument('--compression-level', type=int, default=3, help='PNG compression 0-9 (default 3)')
     return parser
@@ -116,14 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        results = extract_subimages(args.input, args.output, args.crop_size, args.step, args.thresh_size,
-                                    args.n_thread, args.compression_level)
+        results = extract_subimages(
+            args.input, args.output, args.crop_size, args.step, args.thresh_size, args.n_thread, args.compression_level
+        )
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f'Error: {err}', file=sys.stderr)
         return 1
     skipped = [r for r in results if r.skipped_because]
-    print(f'{sum(r.num_sub_images for r in results)} sub-images from {len(results) - len(skipped)} images '
-          f'written to {args.output}.')
+    print(
+        f'{sum(r.num_sub_images for r in results)} sub-images from {len(results) - len(skipped)} images '
+        f'written to {args.output}.'
+    )
     for result in skipped:
         print(f'Skipped {result.path}: {result.skipped_because}', file=sys.stderr)
     return 0

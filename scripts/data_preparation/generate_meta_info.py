@@ -9,11 +9,13 @@ accepts the shape). `--lq` adds LQ folders paired by file name and writes Real-E
     python scripts/data_preparation/generate_meta_info.py --input datasets/DF2K/DF2K_HR_sub datasets/OST/OST_sub \
         --root datasets --no-shape --meta-info datasets/meta_info_DF2K_OST.txt
 """
+
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from os import path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 from PIL import Image
 
@@ -45,8 +47,13 @@ def list_images(folders: Sequence[str], root: str) -> list[str]:
     return paths
 
 
-def meta_info_lines(gt_folders: Sequence[str], root: str, with_shape: bool = True,
-                    lq_folders: Sequence[str] = (), lq_root: Optional[str] = None) -> list[str]:
+def meta_info_lines(
+    gt_folders: Sequence[str],
+    root: str,
+    with_shape: bool = True,
+    lq_folders: Sequence[str] = (),
+    lq_root: Optional[str] = None,
+) -> list[str]:
     """Lines of the meta-info file: `path (h,w,c)`, `path`, or `gt_path, lq_path` when LQ folders are given."""
     gt_paths = list_images(gt_folders, root)
     if not lq_folders:
@@ -57,8 +64,10 @@ def meta_info_lines(gt_folders: Sequence[str], root: str, with_shape: bool = Tru
     lq_by_name = {osp.basename(p): p for p in list_images(lq_folders, lq_root)}
     missing = [p for p in gt_paths if osp.basename(p) not in lq_by_name]
     if missing:
-        raise ValueError(f'{len(missing)} GT images have no LQ file of the same name in {list(lq_folders)}: '
-                         f'{missing[:5]}; LQ and GT files must share their names.')
+        raise ValueError(
+            f'{len(missing)} GT images have no LQ file of the same name in {list(lq_folders)}: '
+            f'{missing[:5]}; LQ and GT files must share their names.'
+        )
     return [f'{p}, {lq_by_name[osp.basename(p)]}' for p in gt_paths]
 
 

@@ -9,15 +9,17 @@ only the size report is printed, which tells whether `lq_size` crops fit.
     python scripts/data_preparation/prepare_target_domain.py --input datasets/RealSRV3/Canon/Train/4 \
         --pattern '*_LR4.png' --output datasets/RealSRV3/Canon/train_t
 """
+
 import argparse
 import fnmatch
 import os
 import statistics
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from os import path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 import cv2
 from tqdm import tqdm
@@ -32,6 +34,7 @@ from basicsr.utils.misc import scandir  # noqa: E402
 @dataclass
 class TargetSetReport:
     """Sizes (h, w) of the images kept, and the files left out with the reason."""
+
     lq_size: int
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
@@ -53,15 +56,18 @@ def find_images(folder: str, pattern: str = '*', recursive: bool = False) -> lis
     """Image paths relative to `folder` whose file name matches the glob `pattern`, sorted."""
     if not osp.isdir(folder):
         raise FileNotFoundError(f'--input {folder} is not a folder.')
-    return sorted(p for p in scandir(folder, recursive=recursive)
-                  if p.lower().endswith(IMG_EXTENSIONS) and fnmatch.fnmatch(osp.basename(p), pattern))
+    return sorted(
+        p
+        for p in scandir(folder, recursive=recursive)
+        if p.lower().endswith(IMG_EXTENSIONS) and fnmatch.fnmatch(osp.basename(p), pattern)
+    )
 
 
 def center_crop(img, size: int):
     """The central `size` x `size` region, or the whole side where the image is smaller."""
     height, width = img.shape[:2]
     top, left = max(0, (height - size) // 2), max(0, (width - size) // 2)
-    return img[top:top + size, left:left + size]
+    return img[top : top + size, left : left + size]
 
 
 def output_name(relative_path: str) -> str:
@@ -69,8 +75,9 @@ def output_name(relative_path: str) -> str:
     return osp.splitext(relative_path)[0].replace('/', '_').replace(os.sep, '_') + '.png'
 
 
-def _prepare_one(src: str, dst: Optional[str], crop: Optional[int], min_size: int,
-                 compression_level: int) -> tuple[Optional[tuple[int, int]], str]:
+def _prepare_one(
+    src: str, dst: Optional[str], crop: Optional[int], min_size: int, compression_level: int
+) -> tuple[Optional[tuple[int, int]], str]:
     img = cv2.imread(src, cv2.IMREAD_COLOR)
     if img is None:
         return None, 'not a readable image'
@@ -84,9 +91,17 @@ def _prepare_one(src: str, dst: Optional[str], crop: Optional[int], min_size: in
     return (height, width), ''
 
 
-def prepare_target_domain(input_folder: str, output_folder: Optional[str] = None, pattern: str = '*',
-                          recursive: bool = False, crop: Optional[int] = None, min_size: int = 0, lq_size: int = 48,
-                          n_thread: int = 4, compression_level: int = 3) -> TargetSetReport:
+def prepare_target_domain(
+    input_folder: str,
+    output_folder: Optional[str] = None,
+    pattern: str = '*',
+    recursive: bool = False,
+    crop: Optional[int] = None,
+    min_size: int = 0,
+    lq_size: int = 48,
+    n_thread: int = 4,
+    compression_level: int = 3,
+) -> TargetSetReport:
     """Write the target set (when `output_folder` is given) and return the size report of what was kept."""
     names = find_images(input_folder, pattern, recursive)
     if not names:
@@ -117,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--pattern', default='*', help="file-name glob, e.g. '*_LR4.png' for RealSR (default '*')")
     parser.add_argument('--recursive', action='store_true', help='include sub-folders (names are flattened)')
     parser.add_argument('--center-crop', type=int, help='keep only the central N x N region of each image')
-    parser.add_argument('--min-size', type=int, help='leave out images whose shorter side is below this '
-                                                     '(default: --lq-size)')
+    parser.add_argument(
+        '--min-size', type=int, help='leave out images whose shorter side is below this (default: --lq-size)'
+    )
     parser.add_argument('--lq-size', type=int, default=48, help='train_t.lq_size the set is meant for (default 48)')
     parser.add_argument('--n-thread', type=int, default=4, help='threads (default 4)')
     parser.add_argument('--compression-level', type=int, default=3, help='PNG compression 0-9 (default 3)')
@@ -129,8 +145,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     min_size = args.lq_size if args.min_size is None else args.min_size
     try:
-        report = prepare_target_domain(args.input, args.output, args.pattern, args.recursive, args.center_crop,
-                                       min_size, args.lq_size, args.n_thread, args.compression_level)
+        report = prepare_target_domain(
+            args.input,
+            args.output,
+            args.pattern,
+            args.recursive,
+            args.center_crop,
+            min_size,
+            args.lq_size,
+            args.n_thread,
+            args.compression_level,
+        )
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f'Error: {err}', file=sys.stderr)
         return 1

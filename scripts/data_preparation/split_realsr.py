@@ -14,6 +14,7 @@ Both sides of a pair share one file name, so PairedImageDataset needs no filenam
     python scripts/data_preparation/split_realsr.py --naming drealsr --scale 4 \
         --input datasets/DRealSR/x4/test_HR datasets/DRealSR/x4/test_LR --output datasets/DRealSR/x4/test
 """
+
 import argparse
 import os
 import random
@@ -22,8 +23,9 @@ import shutil
 import struct
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from os import path as osp
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 # this checkout's basicsr, also when another one is installed
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -35,8 +37,10 @@ NAME_PATTERNS = {
     'drealsr': re.compile(r'^(?P<stem>.+)_(?P<tag>x\d+)$'),
 }
 SPLIT_RECORD = 'split.txt'
-EXAMPLE_NAMES = {'realsr': 'Canon_001_HR.png + Canon_001_LR{scale}.png',
-                 'drealsr': 'DSC_001_x1.png + DSC_001_x{scale}.png'}
+EXAMPLE_NAMES = {
+    'realsr': 'Canon_001_HR.png + Canon_001_LR{scale}.png',
+    'drealsr': 'DSC_001_x1.png + DSC_001_x{scale}.png',
+}
 
 
 class Pair(NamedTuple):
@@ -66,8 +70,10 @@ def _tagged_files(inputs: Sequence[str], naming: str) -> tuple[dict[str, dict[st
                     ignored.append(entry.name)
                 continue
             if match['tag'] in tagged[match['stem']]:
-                raise ValueError(f'{entry.path} and {tagged[match["stem"]][match["tag"]]} are both '
-                                 f'{match["stem"]} {match["tag"]}; keep one.')
+                raise ValueError(
+                    f'{entry.path} and {tagged[match["stem"]][match["tag"]]} are both '
+                    f'{match["stem"]} {match["tag"]}; keep one.'
+                )
             tagged[match['stem']][match['tag']] = entry.path
     return tagged, ignored
 
@@ -103,8 +109,10 @@ def find_pairs(inputs: Sequence[str], naming: str = 'realsr', scale: int = 4) ->
             pairs.append(pair)
     if unpaired:
         expected = f'_HR and _LR{scale}' if naming == 'realsr' else 'two _x<n> files'
-        raise ValueError(f'{len(unpaired)} stems lack a partner ({expected} expected): {unpaired[:5]}; '
-                         'check --scale and --naming, or remove the stray files.')
+        raise ValueError(
+            f'{len(unpaired)} stems lack a partner ({expected} expected): {unpaired[:5]}; '
+            'check --scale and --naming, or remove the stray files.'
+        )
     if not pairs:
         example = EXAMPLE_NAMES[naming].format(scale=scale)
         raise ValueError(f'no {naming} pairs found in {list(inputs)}; expected names like {example}.')
@@ -128,14 +136,15 @@ def _place(src: str, dst: str, link: bool) -> None:
     shutil.copy2(src, dst)
 
 
-def write_split(pairs: Sequence[Pair], output: str, val_stems: Sequence[str], val_dir: str, link: bool,
-                seed: int) -> None:
+def write_split(
+    pairs: Sequence[Pair], output: str, val_stems: Sequence[str], val_dir: str, link: bool, seed: int
+) -> None:
     """Copy (or hard-link) every pair into <output>/{LR,HR} or <val_dir>/{LR,HR}, and record the split."""
     targets = [osp.join(output, side) for side in ('LR', 'HR')] + [osp.join(val_dir, side) for side in ('LR', 'HR')]
     taken = [t for t in targets if osp.isdir(t) and os.listdir(t)]
     if taken:
         raise FileExistsError(f'{taken[0]} already holds files; delete the previous split first.')
-    for target in targets[:4 if val_stems else 2]:
+    for target in targets[: 4 if val_stems else 2]:
         os.makedirs(target, exist_ok=True)
     held_out = set(val_stems)
     for pair in pairs:
@@ -147,8 +156,16 @@ def write_split(pairs: Sequence[Pair], output: str, val_stems: Sequence[str], va
         f.writelines(f'{"val" if p.stem in held_out else "train"} {p.stem}\n' for p in pairs)
 
 
-def split_realsr(inputs: Sequence[str], output: Optional[str] = None, naming: str = 'realsr', scale: int = 4,
-                 val_count: int = 0, seed: int = 0, val_dir: Optional[str] = None, link: bool = False) -> SplitResult:
+def split_realsr(
+    inputs: Sequence[str],
+    output: Optional[str] = None,
+    naming: str = 'realsr',
+    scale: int = 4,
+    val_count: int = 0,
+    seed: int = 0,
+    val_dir: Optional[str] = None,
+    link: bool = False,
+) -> SplitResult:
     """Find the pairs in `inputs`, hold out `val_count` of them, and write the LR/HR folders."""
     pairs, ignored = find_pairs(inputs, naming, scale)
     output = output or inputs[0]
@@ -162,8 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', nargs='+', required=True, help='folder(s) holding the LR and HR files')
     parser.add_argument('--output', help='where LR/ and HR/ go (default: the first --input folder)')
-    parser.add_argument('--naming', choices=sorted(NAME_PATTERNS), default='realsr',
-                        help='realsr: <stem>_HR / <stem>_LR<scale>; drealsr: <stem>_x<n>, larger image = HR')
+    parser.add_argument(
+        '--naming',
+        choices=sorted(NAME_PATTERNS),
+        default='realsr',
+        help='realsr: <stem>_HR / <stem>_LR<scale>; drealsr: <stem>_x<n>, larger image = HR',
+    )
     parser.add_argument('--scale', type=int, default=4, help='which _LR<scale> files to take (realsr naming)')
     parser.add_argument('--val-count', type=int, default=0, help='pairs to hold out for validation (default 0)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the validation draw (default 0)')
@@ -175,15 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result = split_realsr(args.input, args.output, args.naming, args.scale, args.val_count, args.seed,
-                              args.val_dir, args.link)
+        result = split_realsr(
+            args.input, args.output, args.naming, args.scale, args.val_count, args.seed, args.val_dir, args.link
+        )
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f'Error: {err}', file=sys.stderr)
         return 1
     output = args.output or args.input[0]
     held_out = f'; {len(result.val)} held out in {args.val_dir or osp.join(output, "val")} (seed {args.seed})'
-    print(f'{len(result.train)} pairs in {osp.join(output, "LR")} and {osp.join(output, "HR")}'
-          f'{held_out if result.val else ""}.')
+    print(
+        f'{len(result.train)} pairs in {osp.join(output, "LR")} and {osp.join(output, "HR")}'
+        f'{held_out if result.val else ""}.'
+    )
     if result.ignored:
         print(f'Ignored {len(result.ignored)} files that are not part of a pair: {result.ignored[:5]}')
     return 0

@@ -6,6 +6,7 @@ Step types: blur (anisotropic Gaussian, in HR pixels), downsample (bicubic = MAT
 (Poisson shot noise plus Gaussian read noise), colour (per-channel gains and a gamma, a white-balance/tone error)
 and jpeg (an OpenCV round trip).
 """
+
 import zlib
 from typing import Any
 
@@ -38,7 +39,9 @@ def load_domain(path: str) -> dict[str, Any]:
             continue
         unknown = set(step) - STEP_KEYS[kind] - {'type'}
         if unknown:
-            problems.append(f'steps[{index}] ({kind}): unknown keys {sorted(unknown)}; known: {sorted(STEP_KEYS[kind])}')
+            problems.append(
+                f'steps[{index}] ({kind}): unknown keys {sorted(unknown)}; known: {sorted(STEP_KEYS[kind])}'
+            )
         missing = REQUIRED_KEYS.get(kind, set()) - set(step)
         if missing:
             problems.append(f'steps[{index}] ({kind}): missing keys {sorted(missing)}')
@@ -51,7 +54,7 @@ def load_domain(path: str) -> dict[str, Any]:
     return domain
 
 
-def blur(img: np.ndarray, sigma_x: float, sigma_y: float, angle_deg: float = 0., kernel_size: int = 21) -> np.ndarray:
+def blur(img: np.ndarray, sigma_x: float, sigma_y: float, angle_deg: float = 0.0, kernel_size: int = 21) -> np.ndarray:
     """Anisotropic Gaussian blur (the lens/defocus part of a camera's point spread function)."""
     kernel = bivariate_Gaussian(kernel_size, sigma_x, sigma_y, np.deg2rad(angle_deg), isotropic=False)
     return cv2.filter2D(img, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT_101)
@@ -65,21 +68,23 @@ def downsample(img: np.ndarray, scale: int, method: str = 'bicubic') -> np.ndarr
     return cv2.resize(img, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
 
 
-def noise(img: np.ndarray, rng_seed: int, poisson_scale: float = 0., gaussian_sigma: float = 0.,
-          gray: bool = False) -> np.ndarray:
-    """Signal-dependent shot noise (times `poisson_scale`) plus read noise of std `gaussian_sigma` on the 0-255 scale."""
+def noise(
+    img: np.ndarray, rng_seed: int, poisson_scale: float = 0.0, gaussian_sigma: float = 0.0, gray: bool = False
+) -> np.ndarray:
+    """Signal-dependent shot noise (times `poisson_scale`) plus read noise of std `gaussian_sigma` on the 0-255
+    scale."""
     state = np.random.get_state()
     np.random.seed(rng_seed)
     try:
         out = img + generate_poisson_noise(img, poisson_scale, gray) if poisson_scale > 0 else img.copy()
         shape = img.shape[:2] + ((1,) if gray else (img.shape[2],))
-        out = out + np.random.randn(*shape).astype(np.float32) * np.float32(gaussian_sigma / 255.)
+        out = out + np.random.randn(*shape).astype(np.float32) * np.float32(gaussian_sigma / 255.0)
     finally:
         np.random.set_state(state)
     return np.clip(out, 0, 1).astype(np.float32)
 
 
-def colour(img: np.ndarray, gains_rgb: tuple[float, float, float] = (1., 1., 1.), gamma: float = 1.) -> np.ndarray:
+def colour(img: np.ndarray, gains_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0), gamma: float = 1.0) -> np.ndarray:
     """A white-balance error (per-channel gains, given in RGB order) and a tone-curve change (gamma)."""
     gains_bgr = np.asarray(gains_rgb[::-1], dtype=np.float32)
     return np.clip(img * gains_bgr, 0, 1) ** np.float32(gamma)
@@ -87,7 +92,7 @@ def colour(img: np.ndarray, gains_rgb: tuple[float, float, float] = (1., 1., 1.)
 
 def degrade(hr_bgr: np.ndarray, domain: dict[str, Any], image_key: str, seed: int = 0) -> np.ndarray:
     """The LR uint8 BGR image of `hr_bgr` (uint8) in `domain`; the noise is seeded by (`seed`, `image_key`)."""
-    img = hr_bgr.astype(np.float32) / 255.
+    img = hr_bgr.astype(np.float32) / 255.0
     for step in domain['steps']:
         params = {k: v for k, v in step.items() if k != 'type'}
         kind = step['type']
@@ -101,4 +106,4 @@ def degrade(hr_bgr: np.ndarray, domain: dict[str, Any], image_key: str, seed: in
             img = colour(img, **params)
         else:
             img = add_jpg_compression(img, **params)
-    return (np.clip(img, 0, 1) * 255.).round().astype(np.uint8)
+    return (np.clip(img, 0, 1) * 255.0).round().astype(np.uint8)

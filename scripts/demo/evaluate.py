@@ -5,6 +5,7 @@ and mean values and the SR images.
   python -m scripts.demo.evaluate --hr datasets/demo/hr/test --lr datasets/demo/lr/camera/test \\
       --model generalist=scripts/demo/pretrained/demo_generalist.pth:params_ema --bicubic --out m.json
 """
+
 import argparse
 import glob
 import json
@@ -31,6 +32,7 @@ METRICS = ('psnr', 'ssim', 'haarpsi', 'lpips', 'niqe')
 def lpips_scorer():
     """calculate_lpips bound to the AlexNet backbone when its ImageNet file is found offline, else None."""
     from basicsr.metrics.lpips_metric import calculate_lpips, get_lpips_model
+
     try:
         get_lpips_model('alex', 'cpu')
     except (FileNotFoundError, ImportError):
@@ -50,15 +52,17 @@ def super_resolve(net: Optional[torch.nn.Module], lq: np.ndarray, size: tuple[in
     if net is None:
         return cv2.resize(lq, size, interpolation=cv2.INTER_CUBIC)
     with torch.no_grad():
-        return tensor2img(net(img2tensor(lq.astype(np.float32) / 255.).unsqueeze(0)))
+        return tensor2img(net(img2tensor(lq.astype(np.float32) / 255.0).unsqueeze(0)))
 
 
 def score(sr: np.ndarray, gt: np.ndarray, lpips) -> dict[str, Optional[float]]:
-    return {'psnr': calculate_psnr(sr, gt, CROP_BORDER, test_y_channel=True),
-            'ssim': calculate_ssim(sr, gt, CROP_BORDER, test_y_channel=True),
-            'haarpsi': calculate_haarpsi(sr, gt, CROP_BORDER),
-            'lpips': None if lpips is None else lpips(sr, gt),
-            'niqe': calculate_niqe(sr, CROP_BORDER)}
+    return {
+        'psnr': calculate_psnr(sr, gt, CROP_BORDER, test_y_channel=True),
+        'ssim': calculate_ssim(sr, gt, CROP_BORDER, test_y_channel=True),
+        'haarpsi': calculate_haarpsi(sr, gt, CROP_BORDER),
+        'lpips': None if lpips is None else lpips(sr, gt),
+        'niqe': calculate_niqe(sr, CROP_BORDER),
+    }
 
 
 def evaluate(hr_dir: str, lr_dir: str, models: dict[str, Optional[torch.nn.Module]], save_dir: Optional[str]) -> dict:
@@ -78,8 +82,10 @@ def evaluate(hr_dir: str, lr_dir: str, models: dict[str, Optional[torch.nn.Modul
             if save_dir:
                 os.makedirs(osp.join(save_dir, model_name), exist_ok=True)
                 cv2.imwrite(osp.join(save_dir, model_name, f'{name}.png'), sr)
-        mean = {m: (None if per_image[names[0]][m] is None else float(np.mean([v[m] for v in per_image.values()])))
-                for m in METRICS}
+        mean = {
+            m: (None if per_image[names[0]][m] is None else float(np.mean([v[m] for v in per_image.values()])))
+            for m in METRICS
+        }
         rows[model_name] = {'per_image': per_image, 'mean': mean}
         print(f'step {done}/{len(models)} {model_name}: {len(names)} images', flush=True)
     return {'images': names, 'lpips_available': lpips is not None, 'rows': rows}

@@ -10,6 +10,7 @@ random crops of the training photos:
 Batch norm is used while training and folded into the convolutions afterwards; the file keeps torchvision's
 `features.{i}` keys plus `block_channels`, so `VGGFeatureExtractor(vgg_type='vgg19', weights_path=...)` loads it.
 """
+
 import argparse
 import glob
 import os
@@ -96,7 +97,7 @@ def degrade_crop(crop: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
         strengths[1] = (factor - 1.2) / 2.8
     if rng.random() < 0.5:
         sigma = rng.uniform(1, 25)
-        img = img + rng.standard_normal(img.shape).astype(np.float32) * np.float32(sigma / 255.)
+        img = img + rng.standard_normal(img.shape).astype(np.float32) * np.float32(sigma / 255.0)
         strengths[2] = (sigma - 1) / 24
     if rng.random() < 0.5:
         quality = rng.uniform(15, 95)
@@ -111,7 +112,7 @@ def sample_batch(photos: list[np.ndarray], batch: int, rng: np.random.Generator)
     for _ in range(batch):
         photo = photos[rng.integers(len(photos))]
         top, left = rng.integers(0, photo.shape[0] - CROP + 1), rng.integers(0, photo.shape[1] - CROP + 1)
-        img, strength = degrade_crop(photo[top:top + CROP, left:left + CROP], rng)
+        img, strength = degrade_crop(photo[top : top + CROP, left : left + CROP], rng)
         rotation = int(rng.integers(NUM_ROTATIONS))
         images.append(np.ascontiguousarray(np.rot90(img, rotation).transpose(2, 0, 1)))
         strengths.append(strength)
@@ -119,12 +120,20 @@ def sample_batch(photos: list[np.ndarray], batch: int, rng: np.random.Generator)
     return torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(strengths)), torch.tensor(rotations)
 
 
-def train_features(hr_folder: str, out_path: str, iters: int, seed: int = 0, batch: int = 32,
-                   progress: Optional[Callable[[int, dict], None]] = None) -> dict:
+def train_features(
+    hr_folder: str,
+    out_path: str,
+    iters: int,
+    seed: int = 0,
+    batch: int = 32,
+    progress: Optional[Callable[[int, dict], None]] = None,
+) -> dict:
     """Train the slim VGG for `iters` steps and save the folded feature file; returns the final losses."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    photos = [cv2.imread(p)[..., ::-1].astype(np.float32) / 255. for p in sorted(glob.glob(osp.join(hr_folder, '*.png')))]
+    photos = [
+        cv2.imread(p)[..., ::-1].astype(np.float32) / 255.0 for p in sorted(glob.glob(osp.join(hr_folder, '*.png')))
+    ]
     if not photos:
         raise FileNotFoundError(f'No PNG photos in {hr_folder}; build the demo data first (scripts/demo/make_data.py).')
     model = SlimVGG()
@@ -140,8 +149,11 @@ def train_features(hr_folder: str, out_path: str, iters: int, seed: int = 0, bat
         (10 * l_degradation + l_rotation).backward()
         optimizer.step()
         scheduler.step()
-        losses = {'l_degradation': float(l_degradation), 'l_rotation': float(l_rotation),
-                  'rotation_acc': float((logits.argmax(1) == rotations).float().mean())}
+        losses = {
+            'l_degradation': float(l_degradation),
+            'l_rotation': float(l_rotation),
+            'rotation_acc': float((logits.argmax(1) == rotations).float().mean()),
+        }
         if progress is not None:
             progress(step, losses)
     model.eval()

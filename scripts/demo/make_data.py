@@ -9,14 +9,16 @@ Layout under `root` (default datasets/demo):
 Everything is a pure function of the photos, the domain files and `seed` (the noise realisations). Each folder
 records a fingerprint of its inputs and is rebuilt only when they change.
 """
+
 import argparse
 import hashlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from os import path as osp
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import cv2
 import numpy as np
@@ -32,11 +34,24 @@ DOMAINS_DIR = osp.join(REPO_ROOT, 'options', 'demo', 'degradations')
 DEFAULT_DOMAINS = ('source_bicubic', 'camera', 'phone')
 
 PHOTO_SETS = {  # split -> photos; 'smoke' is a seconds-sized set for tests, its photos cut to SMOKE_SIZE
-    'full': {'train': ('astronaut', 'rocket', 'stereo_motorcycle', 'immunohistochemistry', 'camera', 'brick'),
-             'val': ('stereo_motorcycle_right', 'coins'),
-             # every other bundled photo (colour and grey; skimage's `cat` is `chelsea` again), fixed before tuning
-             'test': ('coffee', 'chelsea', 'grace_hopper', 'clock', 'moon', 'grass', 'gravel', 'hubble_deep_field',
-                      'retina', 'page', 'text')},
+    'full': {
+        'train': ('astronaut', 'rocket', 'stereo_motorcycle', 'immunohistochemistry', 'camera', 'brick'),
+        'val': ('stereo_motorcycle_right', 'coins'),
+        # every other bundled photo (colour and grey; skimage's `cat` is `chelsea` again), fixed before tuning
+        'test': (
+            'coffee',
+            'chelsea',
+            'grace_hopper',
+            'clock',
+            'moon',
+            'grass',
+            'gravel',
+            'hubble_deep_field',
+            'retina',
+            'page',
+            'text',
+        ),
+    },
     'smoke': {'train': ('astronaut',), 'val': ('chelsea',), 'test': ('coffee',)},
 }
 SMOKE_SIZE = 256
@@ -53,8 +68,10 @@ def load_photo(name: str) -> np.ndarray:
     `_right` is a stereo view)."""
     if name in MATPLOTLIB_PHOTOS:
         from matplotlib import cbook
+
         return cv2.imread(str(cbook.get_sample_data(MATPLOTLIB_PHOTOS[name], asfileobj=False)), cv2.IMREAD_COLOR)
     import skimage.data
+
     img = getattr(skimage.data, name.removesuffix('_right'))()
     if isinstance(img, tuple):
         img = img[1] if name.endswith('_right') else img[0]
@@ -65,19 +82,23 @@ def load_photo(name: str) -> np.ndarray:
 
 def crop_to_multiple(img: np.ndarray, multiple: int) -> np.ndarray:
     h, w = img.shape[:2]
-    return img[:h - h % multiple, :w - w % multiple]
+    return img[: h - h % multiple, : w - w % multiple]
 
 
 def tiles(img: np.ndarray) -> dict[str, np.ndarray]:
     """Overlapping TILE x TILE tiles named by their position."""
     h, w = img.shape[:2]
-    return {f'y{y:03d}_x{x:03d}': img[y:y + TILE, x:x + TILE]
-            for y in range(0, h - TILE + 1, TILE_STRIDE) for x in range(0, w - TILE + 1, TILE_STRIDE)}
+    return {
+        f'y{y:03d}_x{x:03d}': img[y : y + TILE, x : x + TILE]
+        for y in range(0, h - TILE + 1, TILE_STRIDE)
+        for x in range(0, w - TILE + 1, TILE_STRIDE)
+    }
 
 
 def held_out_boxes(height: int, width: int, scale: int) -> dict[str, tuple[int, int, int, int]]:
     """Crops (y, x, h, w) of a held-out photo, named by position: up to CROPS_PER_AXIS per axis, each CROP px (or
     the whole side when shorter) and centred in its equal share of the side, at multiples of `scale`."""
+
     def spans(side: int) -> tuple[list[int], int]:
         size = min(CROP, side - side % scale)
         count = max(1, min(CROPS_PER_AXIS, side // size))
@@ -87,12 +108,13 @@ def held_out_boxes(height: int, width: int, scale: int) -> dict[str, tuple[int, 
     return {f'y{y:03d}_x{x:03d}': (y, x, h, w) for y in ys for x in xs}
 
 
-def cut_boxes(img: np.ndarray, boxes: dict[str, tuple[int, int, int, int]], factor: int = 1
-              ) -> dict[str, np.ndarray]:
+def cut_boxes(img: np.ndarray, boxes: dict[str, tuple[int, int, int, int]], factor: int = 1) -> dict[str, np.ndarray]:
     """`boxes` (in HR pixels) cut from `img`, whose pixels are `factor` HR pixels wide: the LR crops of a held-out
     photo degraded whole line up with its HR crops."""
-    return {position: img[y // factor:(y + h) // factor, x // factor:(x + w) // factor]
-            for position, (y, x, h, w) in boxes.items()}
+    return {
+        position: img[y // factor : (y + h) // factor, x // factor : (x + w) // factor]
+        for position, (y, x, h, w) in boxes.items()
+    }
 
 
 def split_train_photo(img: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,32 +198,47 @@ def make_demo_data(root: str, domain_paths: list[str], seed: int = 0, photo_set:
         counts: dict[str, int] = {}
         for split, name, hr, to_degrade in source.images():
             lr = degrade(to_degrade, domain, f'{split}/{name}', seed)
-            parts = {'': lr} if split == 'train' else cut_boxes(lr, held_out_boxes(*hr.shape[:2], source.scale),
-                                                                source.scale)
+            parts = (
+                {'': lr}
+                if split == 'train'
+                else cut_boxes(lr, held_out_boxes(*hr.shape[:2], source.scale), source.scale)
+            )
             for position, img in parts.items():
-                write(osp.join(root, 'lr', domain['name'], split, f'{name}_{position}.png' if position else
-                               f'{name}.png'), img)
+                write(
+                    osp.join(
+                        root, 'lr', domain['name'], split, f'{name}_{position}.png' if position else f'{name}.png'
+                    ),
+                    img,
+                )
                 counts[split] = counts.get(split, 0) + 1
         return counts
 
-    counts = {f'hr/{k}': v for k, v in build_if_changed(osp.join(root, 'hr'), fingerprint(photo_set, 0),
-                                                        fill_hr).items()}
+    counts = {
+        f'hr/{k}': v for k, v in build_if_changed(osp.join(root, 'hr'), fingerprint(photo_set, 0), fill_hr).items()
+    }
     for path, domain in domains:
-        built = build_if_changed(osp.join(root, 'lr', domain['name']), fingerprint(photo_set, seed, path),
-                                 lambda domain=domain: fill_domain(domain))
+        built = build_if_changed(
+            osp.join(root, 'lr', domain['name']),
+            fingerprint(photo_set, seed, path),
+            lambda domain=domain: fill_domain(domain),
+        )
         counts.update({f'lr/{domain["name"]}/{k}': v for k, v in built.items()})
     return counts
 
 
 def main(argv=None) -> None:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--root', default='datasets/demo',
-                        help='output folder, relative to the current directory (default datasets/demo, which '
-                             'options/tiny/*.yml read)')
-    parser.add_argument('--domains', nargs='+',
-                        default=[osp.join(DOMAINS_DIR, f'{name}.yml') for name in DEFAULT_DOMAINS],
-                        help='degradation files (default: source_bicubic, camera and phone from '
-                             'options/demo/degradations)')
+    parser.add_argument(
+        '--root',
+        default='datasets/demo',
+        help='output folder, relative to the current directory (default datasets/demo, which options/tiny/*.yml read)',
+    )
+    parser.add_argument(
+        '--domains',
+        nargs='+',
+        default=[osp.join(DOMAINS_DIR, f'{name}.yml') for name in DEFAULT_DOMAINS],
+        help='degradation files (default: source_bicubic, camera and phone from options/demo/degradations)',
+    )
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--photos', default='full', choices=list(PHOTO_SETS))
     args = parser.parse_args(argv)

@@ -3,6 +3,7 @@
 Every training stage is `python basicsr/train.py -opt options/demo/<file>.yml --force_yml ...`, i.e. the
 framework's own train_pipeline on a demo option file; the report prints these exact command lines.
 """
+
 import os
 import shutil
 import sys
@@ -19,8 +20,12 @@ SHIPPED = {'generalist': 'demo_generalist.pth', 'specialist': 'demo_specialist.p
 DEGRADATIONS = 'options/demo/degradations'
 SOURCE_DOMAIN = f'{DEGRADATIONS}/source_bicubic.yml'
 # adapted rows of the table: method -> option file
-ADAPTED = {'control': 'options/demo/control.yml', 'nd': 'options/demo/nd.yml',
-           'pdd_static': 'options/demo/pdd_static.yml', 'pdd_ema': 'options/demo/pdd_ema.yml'}
+ADAPTED = {
+    'control': 'options/demo/control.yml',
+    'nd': 'options/demo/nd.yml',
+    'pdd_static': 'options/demo/pdd_static.yml',
+    'pdd_ema': 'options/demo/pdd_ema.yml',
+}
 SIZES = {  # iterations per stage
     'full': {'features': 2000, 'generalist': 2000, 'specialist': 4000, 'adapt': 1000, 'd_init': 50},
     'quick': {'features': 300, 'generalist': 500, 'specialist': 800, 'adapt': 60, 'd_init': 10},
@@ -90,20 +95,45 @@ def feature_overrides(cfg: DemoConfig, option_keys: list[str]) -> list[str]:
     return [f'train:{key}:vgg_weights_path={path}' for key in option_keys]
 
 
-def train_stage(cfg: DemoConfig, name: str, option_file: str, total: int, overrides: list[str],
-                outputs: list[str]) -> Stage:
+def train_stage(
+    cfg: DemoConfig, name: str, option_file: str, total: int, overrides: list[str], outputs: list[str]
+) -> Stage:
     """A train.py stage whose experiment folder is <out>/runs/<name>, cleared before a (re)start."""
     root = osp.join(cfg.out, 'runs', name)
-    command = [PY, 'basicsr/train.py', '-opt', option_file, '--force_yml', f'name=demo_{name}',
-               f'path:experiments_root={root}', f'train:total_iter={total}', *overrides]
-    return Stage(name, command, total, outputs=[osp.join(root, o) for o in outputs],
-                 before=lambda: shutil.rmtree(root, ignore_errors=True), inputs=[option_file])
+    command = [
+        PY,
+        'basicsr/train.py',
+        '-opt',
+        option_file,
+        '--force_yml',
+        f'name=demo_{name}',
+        f'path:experiments_root={root}',
+        f'train:total_iter={total}',
+        *overrides,
+    ]
+    return Stage(
+        name,
+        command,
+        total,
+        outputs=[osp.join(root, o) for o in outputs],
+        before=lambda: shutil.rmtree(root, ignore_errors=True),
+        inputs=[option_file],
+    )
 
 
 def data_stage(cfg: DemoConfig) -> Stage:
     domains = [SOURCE_DOMAIN, *dict.fromkeys(cfg.target_file(t) for t in cfg.targets)]
-    command = [PY, '-m', 'scripts.demo.make_data', '--root', cfg.data, '--domains', *domains, '--photos',
-               'smoke' if cfg.size == 'smoke' else 'full']
+    command = [
+        PY,
+        '-m',
+        'scripts.demo.make_data',
+        '--root',
+        cfg.data,
+        '--domains',
+        *domains,
+        '--photos',
+        'smoke' if cfg.size == 'smoke' else 'full',
+    ]
     return Stage('data', command, 1, always_run=True)  # cheap when nothing changed: each folder checks itself
 
 
@@ -112,19 +142,35 @@ def pretrain_stages(cfg: DemoConfig) -> list[list[Stage]]:
     starts from the bicubic ESRGAN the same way)."""
     out_dir = pretrained_dir(cfg)
     it = cfg.iters
-    features = Stage('pretrain_features', [PY, '-m', 'scripts.demo.features', '--hr', f'{cfg.data}/hr/train', '--out',
-                                           osp.join(out_dir, SHIPPED['vgg']), '--iters', str(it['features'])],
-                     it['features'], outputs=[osp.join(out_dir, SHIPPED['vgg'])])
+    features = Stage(
+        'pretrain_features',
+        [
+            PY,
+            '-m',
+            'scripts.demo.features',
+            '--hr',
+            f'{cfg.data}/hr/train',
+            '--out',
+            osp.join(out_dir, SHIPPED['vgg']),
+            '--iters',
+            str(it['features']),
+        ],
+        it['features'],
+        outputs=[osp.join(out_dir, SHIPPED['vgg'])],
+    )
     stages = {}
     for role in ('specialist', 'generalist'):
-        overrides = [f'datasets:train:dataroot_gt={cfg.data}/hr/train',
-                     f'train:scheduler:milestones=[{int(it[role] * 0.6)},{int(it[role] * 0.9)}]']
+        overrides = [
+            f'datasets:train:dataroot_gt={cfg.data}/hr/train',
+            f'train:scheduler:milestones=[{int(it[role] * 0.6)},{int(it[role] * 0.9)}]',
+        ]
         if role == 'specialist':
             overrides.append(f'datasets:train:dataroot_lq={cfg.data}/hr/train')
         else:
             overrides.append(f'path:pretrain_network_g={run_weights(cfg, "pretrain_specialist")}')
-        stages[role] = train_stage(cfg, f'pretrain_{role}', f'options/demo/{role}.yml', it[role], overrides,
-                                   ['models/net_g_latest.pth'])
+        stages[role] = train_stage(
+            cfg, f'pretrain_{role}', f'options/demo/{role}.yml', it[role], overrides, ['models/net_g_latest.pth']
+        )
     return [[features, stages['specialist']], [stages['generalist']]]
 
 
@@ -136,23 +182,26 @@ def random_features_stage(cfg: DemoConfig) -> list[Stage]:
     if feature_choice(cfg) != 'random':
         return []
     path = osp.join(cfg.out, 'pretrained', 'demo_vgg19_slim_random.pth')
-    return [Stage('random_features', [PY, '-m', 'scripts.demo.features', '--random', '--out', path], 1,
-                  outputs=[path])]
+    return [Stage('random_features', [PY, '-m', 'scripts.demo.features', '--random', '--out', path], 1, outputs=[path])]
 
 
 def adapt_overrides(cfg: DemoConfig, method: str, target: str, seed: int) -> list[str]:
     """Seed, data folders, pretrained paths, warm-up length and feature extractor of one adaptation run."""
     pre = pretrained_dir(cfg)
-    overrides = [f'manual_seed={seed}', f'datasets:train_s:dataroot_gt={cfg.data}/hr/train',
-                 f'datasets:train_s:dataroot_lq={cfg.data}/hr/train',
-                 f'datasets:train_t:dataroot_lq={cfg.data}/lr/{cfg.target_name(target)}/train',
-                 f'train:net_d_init_iters={cfg.iters["d_init"]}']
+    overrides = [
+        f'manual_seed={seed}',
+        f'datasets:train_s:dataroot_gt={cfg.data}/hr/train',
+        f'datasets:train_s:dataroot_lq={cfg.data}/hr/train',
+        f'datasets:train_t:dataroot_lq={cfg.data}/lr/{cfg.target_name(target)}/train',
+        f'train:net_d_init_iters={cfg.iters["d_init"]}',
+    ]
     static = method in ('nd', 'pdd_static')
     overrides.append(f'path:pretrain_network_g={pre}/{SHIPPED["specialist" if static else "generalist"]}')
     if static:
         overrides.append(f'path:pretrain_network_g_fix={pre}/{SHIPPED["generalist"]}')
     losses = {'control': ['perceptual_opt'], 'nd': ['perceptual_opt', 'nd_opt']}.get(
-        method, ['perceptual_opt', 'domain_opt'])
+        method, ['perceptual_opt', 'domain_opt']
+    )
     return overrides + feature_overrides(cfg, losses) + cfg.adapt_overrides
 
 
@@ -167,8 +216,16 @@ def adapt_stages(cfg: DemoConfig) -> list[Stage]:
             name = cfg.target_name(target)
             for method in cfg.methods:
                 option_file = ADAPTED[method]
-                stages.append(train_stage(cfg, run_name(method, name, seed), option_file, cfg.iters['adapt'],
-                                          adapt_overrides(cfg, method, target, seed), ['models/net_g_latest.pth']))
+                stages.append(
+                    train_stage(
+                        cfg,
+                        run_name(method, name, seed),
+                        option_file,
+                        cfg.iters['adapt'],
+                        adapt_overrides(cfg, method, target, seed),
+                        ['models/net_g_latest.pth'],
+                    )
+                )
     return stages
 
 
@@ -181,17 +238,37 @@ def eval_stages(cfg: DemoConfig) -> list[Stage]:
         split = cfg.eval_split
         io = ['--hr', f'{cfg.data}/hr/{split}', '--lr', f'{cfg.data}/lr/{name}/{split}']
         out = osp.join(cfg.out, 'metrics', f'{name}_fixed.json')
-        command = [PY, '-m', 'scripts.demo.evaluate', *io, '--bicubic',
-                   '--model', f'generalist={pre}/{SHIPPED["generalist"]}:params_ema',
-                   '--model', f'specialist={pre}/{SHIPPED["specialist"]}:params_ema', '--out', out,
-                   '--save-dir', osp.join(cfg.out, 'outputs', name)]
+        command = [
+            PY,
+            '-m',
+            'scripts.demo.evaluate',
+            *io,
+            '--bicubic',
+            '--model',
+            f'generalist={pre}/{SHIPPED["generalist"]}:params_ema',
+            '--model',
+            f'specialist={pre}/{SHIPPED["specialist"]}:params_ema',
+            '--out',
+            out,
+            '--save-dir',
+            osp.join(cfg.out, 'outputs', name),
+        ]
         stages.append(Stage(f'eval_{name}_fixed', command, 3, outputs=[out]))
         for seed in range(cfg.seeds):
             out = osp.join(cfg.out, 'metrics', f'{name}_s{seed}.json')
-            models = [f'{m}={cfg.out}/runs/{run_name(m, name, seed)}/models/net_g_latest.pth:params'
-                      for m in cfg.methods]
-            command = [PY, '-m', 'scripts.demo.evaluate', *io, *[a for m in models for a in ('--model', m)],
-                       '--out', out, *(['--save-dir', osp.join(cfg.out, 'outputs', name)] if seed == 0 else [])]
+            models = [
+                f'{m}={cfg.out}/runs/{run_name(m, name, seed)}/models/net_g_latest.pth:params' for m in cfg.methods
+            ]
+            command = [
+                PY,
+                '-m',
+                'scripts.demo.evaluate',
+                *io,
+                *[a for m in models for a in ('--model', m)],
+                '--out',
+                out,
+                *(['--save-dir', osp.join(cfg.out, 'outputs', name)] if seed == 0 else []),
+            ]
             stages.append(Stage(f'eval_{name}_s{seed}', command, len(cfg.methods), outputs=[out]))
     return stages
 
@@ -211,6 +288,7 @@ def plan(cfg: DemoConfig) -> list[list[Stage]]:
 def publish_pretrained(cfg: DemoConfig) -> list[str]:
     """Copy the EMA weights of the trained generalist and specialist (`params_ema` only) to `pretrained_dir`."""
     from basicsr.utils.checkpoint_util import atomic_torch_save, read_network_file
+
     written = []
     for role in ('generalist', 'specialist'):
         source = run_weights(cfg, f'pretrain_{role}')

@@ -4,6 +4,7 @@ distillation is numerically alive with a given feature extractor (docs/demo.md r
 
   python -m scripts.demo.probe_gradients -opt options/demo/pdd_ema.yml --force_yml ... [--steps 60 --batches 5]
 """
+
 import argparse
 import sys
 from collections import OrderedDict
@@ -36,7 +37,7 @@ def gradient_norms(model) -> dict[str, float]:
     norms = {}
     for name, value in loss_terms(model).items():
         grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
-        norms[name] = float(torch.sqrt(sum((g ** 2).sum() for g in grads if g is not None)))
+        norms[name] = float(torch.sqrt(sum((g**2).sum() for g in grads if g is not None)))
     return norms
 
 
@@ -46,7 +47,9 @@ def main(argv=None) -> None:
     parser.add_argument('--batches', type=int, default=5, help='batches averaged')
     args, rest = parser.parse_known_args(argv)
     torch.set_num_threads(1)
-    opt, _ = parse_options('.', is_train=True, argv=rest, validate=validate_options)  # nothing is written: no experiment folder is made
+    opt, _ = parse_options(
+        '.', is_train=True, argv=rest, validate=validate_options
+    )  # nothing is written: no experiment folder is made
     opt['root_path'] = '.'
     model = build_model(opt)
     batches = TrainBatches(opt, 0)
@@ -57,7 +60,7 @@ def main(argv=None) -> None:
     for _ in range(args.batches):
         model.feed_data(batches.next())
         for name, value in gradient_norms(model).items():
-            totals[name] = totals.get(name, 0.) + value / args.batches
+            totals[name] = totals.get(name, 0.0) + value / args.batches
     reference = totals['l_pix']
     print('gradient norm w.r.t. net_g (mean of', args.batches, 'batches); ratio to the pixel loss:')
     for name, value in totals.items():

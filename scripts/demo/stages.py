@@ -1,5 +1,6 @@
 """Resumable demo stages: each runs a command in a subprocess with a progress bar (and ETA), records its wall time,
 and is skipped on a rerun once finished, so an interrupted `make demo` continues where it stopped."""
+
 import hashlib
 import json
 import os
@@ -57,12 +58,21 @@ class StageState:
 
     def finished(self, stage: Stage) -> bool:
         record = self.stages.get(stage.name)
-        return (not stage.always_run and bool(record) and record['command'] == stage.command_line
-                and record.get('inputs') == stage.inputs_digest() and all(osp.isfile(p) for p in stage.outputs))
+        return (
+            not stage.always_run
+            and bool(record)
+            and record['command'] == stage.command_line
+            and record.get('inputs') == stage.inputs_digest()
+            and all(osp.isfile(p) for p in stage.outputs)
+        )
 
     def record(self, stage: Stage, wall_s: float) -> None:
-        self.stages[stage.name] = {'command': stage.command_line, 'inputs': stage.inputs_digest(),
-                                   'wall_s': round(wall_s, 1), 'finished': time.strftime('%H:%M:%S')}
+        self.stages[stage.name] = {
+            'command': stage.command_line,
+            'inputs': stage.inputs_digest(),
+            'wall_s': round(wall_s, 1),
+            'finished': time.strftime('%H:%M:%S'),
+        }
         atomic_write_text(self.path, json.dumps(self.stages, indent=1))
 
 
@@ -79,8 +89,11 @@ class LineProgress:
             self.printed = decile
             elapsed = time.time() - self.start
             eta = elapsed / self.n * (self.total - self.n) if self.n else float('nan')
-            print(f'  {self.name:<24} {self.n:>6}/{self.total} ({decile * 10:3d}%) elapsed {elapsed:5.0f} s, '
-                  f'ETA {eta:5.0f} s', flush=True)
+            print(
+                f'  {self.name:<24} {self.n:>6}/{self.total} ({decile * 10:3d}%) elapsed {elapsed:5.0f} s, '
+                f'ETA {eta:5.0f} s',
+                flush=True,
+            )
 
     def close(self) -> None:
         pass
@@ -90,8 +103,14 @@ def make_bar(stage: Stage, position: int):
     """A tqdm bar (with ETA) on a terminal, else a LineProgress."""
     if not sys.stdout.isatty():
         return LineProgress(stage.name, stage.total)
-    return tqdm(total=stage.total, desc=f'{stage.name:<24}', position=position, leave=True, dynamic_ncols=True,
-                bar_format='{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]')
+    return tqdm(
+        total=stage.total,
+        desc=f'{stage.name:<24}',
+        position=position,
+        leave=True,
+        dynamic_ncols=True,
+        bar_format='{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]',
+    )
 
 
 def single_thread_env() -> dict:
@@ -112,8 +131,9 @@ class RunningStage:
         self.log_path = osp.join(log_dir, f'{stage.name}.log')
         self.log_file = open(self.log_path, 'w')
         self.start = time.time()
-        self.process = subprocess.Popen(stage.command, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        env=single_thread_env())
+        self.process = subprocess.Popen(
+            stage.command, stdout=self.log_file, stderr=subprocess.STDOUT, env=single_thread_env()
+        )
         self.bar = make_bar(stage, position)
 
     def poll(self) -> Optional[int]:
@@ -134,8 +154,10 @@ class RunningStage:
     def failure_message(self) -> str:
         with open(self.log_path, errors='replace') as f:
             tail = ''.join(f.readlines()[-25:])
-        return (f'Stage {self.stage.name} failed (exit code {self.process.returncode}). Command:\n  '
-                f'{self.stage.command_line}\nLast lines of {self.log_path}:\n{tail}')
+        return (
+            f'Stage {self.stage.name} failed (exit code {self.process.returncode}). Command:\n  '
+            f'{self.stage.command_line}\nLast lines of {self.log_path}:\n{tail}'
+        )
 
 
 def run_stages(stages: list[Stage], state: StageState, log_dir: str, jobs: int) -> None:

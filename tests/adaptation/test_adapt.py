@@ -1,5 +1,6 @@
 """basicsr-adapt end to end on the CPU (photos made here, the shipped demo generalist, a handful of steps), and every
 bad input of the issue as one plain message with a non-zero exit."""
+
 import json
 import os
 
@@ -39,8 +40,22 @@ def run_adapt(tmp_path, *extra: str, photos=None, generalist: str = GENERALIST) 
     if not source.exists():
         write_images(source, 2, 96, seed=5)
     photos = photos or write_photos(tmp_path / 'photos')
-    return adapt_main(['--photos', photos, '--generalist', generalist, '--source', str(source),
-                       '--out', str(tmp_path / 'out'), '--quick', '--device', 'cpu', *extra])
+    return adapt_main(
+        [
+            '--photos',
+            photos,
+            '--generalist',
+            generalist,
+            '--source',
+            str(source),
+            '--out',
+            str(tmp_path / 'out'),
+            '--quick',
+            '--device',
+            'cpu',
+            *extra,
+        ]
+    )
 
 
 def test_quick_adaptation_writes_a_valid_option_file_a_report_and_every_export(tmp_path):
@@ -53,8 +68,7 @@ def test_quick_adaptation_writes_a_valid_option_file_a_report_and_every_export(t
     opt['opt_path'] = str(out / 'adapt.yml')
     validate_options(setup_options(opt, str(out), is_train=True))
     record = json.loads((out / 'adapt.json').read_text())
-    assert record['skipped'] == {'broken.jpg': 'unreadable',
-                                 'tiny.png': '6x6 px, smaller than the 16 px training crop'}
+    assert record['skipped'] == {'broken.jpg': 'unreadable', 'tiny.png': '6x6 px, smaller than the 16 px training crop'}
     assert len(record['held_out']) == 2 and not set(record['held_out']) & set(record['trained_on'])
     report = (out / 'report.md').read_text()
     assert 'NIQE (lower is better), adapted minus generalist:' in report and 'interval, n=2)' in report
@@ -93,8 +107,9 @@ def test_photos_smaller_than_the_crop_are_named(tmp_path, capsys):
 
 
 def test_a_generalist_that_is_no_sr_state_dict_lists_its_keys(tmp_path, capsys):
-    torch.save({'params': {'features.0.weight': torch.zeros(1), 'classifier.bias': torch.zeros(1)}},
-               tmp_path / 'vgg.pth')
+    torch.save(
+        {'params': {'features.0.weight': torch.zeros(1), 'classifier.bias': torch.zeros(1)}}, tmp_path / 'vgg.pth'
+    )
     err = bad_input_message(tmp_path, capsys, generalist=str(tmp_path / 'vgg.pth'))
     assert 'is not an SR state dict' in err and 'features.0.weight, classifier.bias' in err
 
@@ -127,8 +142,10 @@ def test_resume_continues_the_earlier_adaptation_and_archive_starts_anew(tmp_pat
     log = ''.join(p.read_text() for p in sorted((tmp_path / 'out' / 'run').glob('train_*.log')))
     assert 'Resuming training from epoch' in log and 'iter: 3.' in log and 'iter:       5,' in log
     assert run_adapt(tmp_path, '--steps', '2', '--archive') == 0
-    assert len(list(tmp_path.glob('out_archived_*'))) == 1 and (tmp_path / 'out' / 'run' / 'models' /
-                                                                  'net_g_2.pth').is_file()
+    assert (
+        len(list(tmp_path.glob('out_archived_*'))) == 1
+        and (tmp_path / 'out' / 'run' / 'models' / 'net_g_2.pth').is_file()
+    )
 
 
 def test_a_failed_first_attempt_leaves_no_folder_in_the_way(tmp_path, capsys):

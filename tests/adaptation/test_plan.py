@@ -1,5 +1,6 @@
 """The adapt option plan keeps the paper's settings, photos are read upright and tiled, and static mode with a
 spandrel generalist writes a SpandrelNet block."""
+
 import os
 
 import numpy as np
@@ -9,7 +10,7 @@ from PIL import Image
 
 from basicsr.adaptation.networks import starting_networks
 from basicsr.adaptation.photos import read_photo, split_holdout, tiles_of
-from basicsr.adaptation.plan import PAPER, QUICK, PAPER_LOSSES, adapt_options, adapt_size
+from basicsr.adaptation.plan import PAPER, PAPER_LOSSES, QUICK, adapt_options, adapt_size
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from basicsr.utils.checkpoint_util import atomic_save_network
 from basicsr.utils.options import load_option_file

@@ -1,4 +1,5 @@
 """Specifications of the shared network building blocks."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,4 +1,5 @@
 """Specifications of building networks by the names users write in YAML, incl. suffixed and alias names."""
+
 import pytest
 import torch
 
@@ -8,12 +9,18 @@ from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from basicsr.utils.registry import ARCH_REGISTRY
 
 
-@pytest.mark.parametrize('opt, cls_name', [
-    ({'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4}, 'RRDBNet'),
-    ({'type': 'MSRResNet', 'num_feat': 8, 'num_block': 1}, 'MSRResNet'),
-    ({'type': 'VGGStyleDiscriminator', 'num_in_ch': 3, 'num_feat': 4}, 'VGGStyleDiscriminator'),
-    ({'type': 'VGGFeatureExtractor', 'layer_name_list': ['conv1_1'], 'pretrained': False}, 'VGGFeatureExtractor'),
-])
+@pytest.mark.parametrize(
+    'opt, cls_name',
+    [
+        (
+            {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4},
+            'RRDBNet',
+        ),
+        ({'type': 'MSRResNet', 'num_feat': 8, 'num_block': 1}, 'MSRResNet'),
+        ({'type': 'VGGStyleDiscriminator', 'num_in_ch': 3, 'num_feat': 4}, 'VGGStyleDiscriminator'),
+        ({'type': 'VGGFeatureExtractor', 'layer_name_list': ['conv1_1'], 'pretrained': False}, 'VGGFeatureExtractor'),
+    ],
+)
 def test_build_network_by_plain_name(opt, cls_name):
     assert type(build_network(opt)).__name__ == cls_name
 

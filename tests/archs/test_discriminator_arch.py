@@ -1,4 +1,5 @@
 """Specifications of the discriminators: shapes, size checks, Real-ESRGAN checkpoint key names."""
+
 import pytest
 import torch
 
@@ -44,10 +45,22 @@ def test_unet_discriminator_rejects_size_not_divisible_by_8():
 
 def _realesrgan_net_d_state(num_in_ch: int, nf: int) -> dict:
     """A state dict spelled as Real-ESRGAN's published net_d checkpoints are (spectral-norm hook keys)."""
-    channels = {1: (nf, 2 * nf), 2: (2 * nf, 4 * nf), 3: (4 * nf, 8 * nf), 4: (8 * nf, 4 * nf),
-                5: (4 * nf, 2 * nf), 6: (2 * nf, nf), 7: (nf, nf), 8: (nf, nf)}
-    state = {'conv0.weight': torch.randn(nf, num_in_ch, 3, 3), 'conv0.bias': torch.randn(nf),
-             'conv9.weight': torch.randn(1, nf, 3, 3), 'conv9.bias': torch.randn(1)}
+    channels = {
+        1: (nf, 2 * nf),
+        2: (2 * nf, 4 * nf),
+        3: (4 * nf, 8 * nf),
+        4: (8 * nf, 4 * nf),
+        5: (4 * nf, 2 * nf),
+        6: (2 * nf, nf),
+        7: (nf, nf),
+        8: (nf, nf),
+    }
+    state = {
+        'conv0.weight': torch.randn(nf, num_in_ch, 3, 3),
+        'conv0.bias': torch.randn(nf),
+        'conv9.weight': torch.randn(1, nf, 3, 3),
+        'conv9.bias': torch.randn(1),
+    }
     for index, (c_in, c_out) in channels.items():
         k = 4 if index <= 3 else 3  # conv1-3 are the 4x4 stride-2 downsampling convs
         state[f'conv{index}.weight_orig'] = torch.randn(c_out, c_in, k, k)

@@ -1,4 +1,5 @@
 """Specifications of RRDBNet: shapes per scale, the official key names, ESRGAN's residual scaling."""
+
 import pytest
 import torch
 
@@ -21,8 +22,17 @@ def test_rrdbnet_conv_first_takes_unshuffled_channels(scale, in_channels):
 
 def test_rrdbnet_state_dict_has_official_key_names():
     keys = set(RRDBNet(3, 3, **TINY).state_dict())
-    for key in ['conv_first.weight', 'body.0.rdb1.conv1.weight', 'body.1.rdb3.conv5.weight', 'body.1.rdb3.conv5.bias',
-                'conv_body.weight', 'conv_up1.weight', 'conv_up2.weight', 'conv_hr.bias', 'conv_last.weight']:
+    for key in [
+        'conv_first.weight',
+        'body.0.rdb1.conv1.weight',
+        'body.1.rdb3.conv5.weight',
+        'body.1.rdb3.conv5.bias',
+        'conv_body.weight',
+        'conv_up1.weight',
+        'conv_up2.weight',
+        'conv_hr.bias',
+        'conv_last.weight',
+    ]:
         assert key in keys
     assert not any(key.startswith('body.2.') for key in keys)
     assert len(keys) == 2 * (1 + 2 * 3 * 5 + 5)  # weight+bias of conv_first, 2 blocks x 3 RDBs x 5 convs, 5 tail convs

@@ -1,4 +1,5 @@
 """SpandrelNet: a generalist of any architecture spandrel loads, checked up front, teaching a PDD-static specialist."""
+
 import pytest
 import torch
 
@@ -44,10 +45,14 @@ def test_static_pdd_with_a_spandrel_generalist_trains_and_keeps_it_frozen(tmp_pa
     assert 'l_inter' in model.get_current_log()
 
 
-@pytest.mark.parametrize('case, message', [
-    ('missing', 'network_g_fix.path: SpandrelNet weights'),
-    ('x2', 'is a x2 RealESRGAN Compact, but the specialist works at scale 4'),
-    ('not_a_model', 'network_g_fix.path: spandrel cannot load')])
+@pytest.mark.parametrize(
+    'case, message',
+    [
+        ('missing', 'network_g_fix.path: SpandrelNet weights'),
+        ('x2', 'is a x2 RealESRGAN Compact, but the specialist works at scale 4'),
+        ('not_a_model', 'network_g_fix.path: spandrel cannot load'),
+    ],
+)
 def test_spandrel_generalists_are_checked_before_training(tmp_path, case, message):
     path = tmp_path / 'generalist.pth'
     if case == 'x2':

@@ -1,4 +1,5 @@
 """Specifications of MSRResNet: shapes per upscale, BasicSR key names, the bilinear base."""
+
 import pytest
 import torch
 from torch.nn import functional as F

@@ -1,4 +1,5 @@
 """Specifications of SRVGGNetCompact: shapes, realesr-general-x4v3 key layout, the nearest-upsampled base."""
+
 import pytest
 import torch
 from torch.nn import functional as F

@@ -1,5 +1,6 @@
 """Specifications of VGGFeatureExtractor: BasicSR layer names on torchvision's layout, input normalisation, the
 offline weight policy (hub cache, explicit path, clear error) and the variance-preserving random init."""
+
 import os
 
 import pytest
@@ -47,7 +48,7 @@ def _place_in_hub(file_path, hub_dir):
 
 def _torchvision_features(model, x, indices):
     features = {}
-    for index, layer in enumerate(model.features[:max(indices) + 1]):
+    for index, layer in enumerate(model.features[: max(indices) + 1]):
         x = layer(x)
         if index in indices:
             features[index] = x.clone()  # torchvision's ReLUs run in place
@@ -57,18 +58,21 @@ def _torchvision_features(model, x, indices):
 @pytest.mark.parametrize('vgg_type', sorted(NAMES))
 def test_layer_layout_matches_torchvision_features(vgg_type):
     config = TORCHVISION_CONFIGS[vgg_type.removesuffix('_bn')]
-    reference = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs[config],
-                                                   batch_norm=vgg_type.endswith('_bn'))
+    reference = torchvision.models.vgg.make_layers(
+        torchvision.models.vgg.cfgs[config], batch_norm=vgg_type.endswith('_bn')
+    )
     ours = VGGFeatureExtractor(['pool5'], vgg_type=vgg_type, pretrained=False).vgg_net
     assert list(ours._modules) == NAMES[vgg_type] and len(reference) == len(NAMES[vgg_type])
     for name, ours_layer, reference_layer in zip(NAMES[vgg_type], ours, reference):
         assert type(ours_layer) is type(reference_layer), name
     assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        f'{NAMES[vgg_type][int(k.split(".")[0])]}.{k.split(".")[1]}': v.shape for k, v in reference.state_dict().items()}
+        f'{NAMES[vgg_type][int(k.split(".")[0])]}.{k.split(".")[1]}': v.shape for k, v in reference.state_dict().items()
+    }
 
 
-@pytest.mark.parametrize('vgg_type, conv_count', [('vgg11', 8), ('vgg13', 10), ('vgg16', 13), ('vgg19', 16),
-                                                  ('vgg19_bn', 16)])
+@pytest.mark.parametrize(
+    'vgg_type, conv_count', [('vgg11', 8), ('vgg13', 10), ('vgg16', 13), ('vgg19', 16), ('vgg19_bn', 16)]
+)
 def test_layer_names_per_vgg_type(vgg_type, conv_count):
     names = NAMES[vgg_type]
     convs = [name for name in names if name.startswith('conv')]
@@ -87,12 +91,17 @@ def test_forward_returns_requested_features_with_their_shapes(vgg_type):
     features = extractor(torch.rand(2, 3, 32, 32))
     assert list(features) == layers
     assert {k: tuple(v.shape) for k, v in features.items()} == {
-        'relu1_1': (2, 64, 32, 32), 'pool2': (2, 128, 8, 8), 'conv3_1': (2, 256, 8, 8), 'pool5': (2, 512, 1, 1)}
+        'relu1_1': (2, 64, 32, 32),
+        'pool2': (2, 128, 8, 8),
+        'conv3_1': (2, 256, 8, 8),
+        'pool5': (2, 512, 1, 1),
+    }
 
 
 @pytest.mark.parametrize('use_input_norm, range_norm', [(True, False), (True, True), (False, False)])
 def test_features_equal_torchvision_vgg19_loaded_from_hub_cache(
-        use_input_norm, range_norm, torchvision_vgg19, torchvision_vgg19_file, isolated_weight_dirs):
+    use_input_norm, range_norm, torchvision_vgg19, torchvision_vgg19_file, isolated_weight_dirs
+):
     _place_in_hub(torchvision_vgg19_file, isolated_weight_dirs)
     extractor = VGGFeatureExtractor(list(VGG19_INDEX), use_input_norm=use_input_norm, range_norm=range_norm)
     x = torch.rand(2, 3, 16, 16) * 2 - 1 if range_norm else torch.rand(2, 3, 16, 16)

@@ -3,6 +3,7 @@
 Real-ESRGAN's models call `.cuda()` unconditionally; on this CPU-only harness that is made a no-op (their limitation,
 compat.md section 1). Each check runs in a subprocess so its plain-name registrations do not leak into other tests.
 """
+
 import os
 import subprocess
 import sys
@@ -23,12 +24,14 @@ torch.Tensor.cuda = lambda self, *a, **k: self
 
 def run_python(code: str, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
 
 
 def test_realesrgan_imports_after_basicsr_and_owns_the_plain_names(tmp_path):
-    result = run_python("""
+    result = run_python(
+        """
         import basicsr, realesrgan
         from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, MODEL_REGISTRY
         assert ARCH_REGISTRY.get('SRVGGNetCompact').__module__.startswith('realesrgan')
@@ -37,7 +40,9 @@ def test_realesrgan_imports_after_basicsr_and_owns_the_plain_names(tmp_path):
         assert DATASET_REGISTRY.get('RealESRGANDataset').__module__.startswith('realesrgan')
         assert ARCH_REGISTRY.get('SRVGGNetCompact_basicsr').__module__.startswith('basicsr')
         print('OK')
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0 and 'OK' in result.stdout, result.stderr[-3000:]
 
 
@@ -63,16 +68,23 @@ def test_realesrgan_models_train_on_our_basicsr(tmp_path):
     for model_type in ('RealESRNetModel', 'RealESRGANModel'):
         opt_path = tmp_path / f'{model_type}.yml'
         opt_path.write_text(yaml.safe_dump(generalist_options(tmp_path, model_type)))
-        result = run_python(CUDA_NOOP + f"""
+        result = run_python(
+            CUDA_NOOP
+            + f"""
 import realesrgan.archs, realesrgan.data, realesrgan.models
 from basicsr.train import train_pipeline
 model = train_pipeline({str(tmp_path)!r}, ['-opt', {str(opt_path)!r}])
 assert type(model).__module__.startswith('realesrgan'), type(model)
 print('LOG', sorted(model.log_dict))
-""", tmp_path)
+""",
+            tmp_path,
+        )
         assert result.returncode == 0, result.stderr[-4000:]
-        expected = (('l_pix', 'l_percep') if model_type == 'RealESRNetModel' else
-                    ('l_g_pix', 'l_g_percep', 'l_g_gan', 'l_d_real', 'out_d_real', 'l_d_fake', 'out_d_fake'))
+        expected = (
+            ('l_pix', 'l_percep')
+            if model_type == 'RealESRNetModel'
+            else ('l_g_pix', 'l_g_percep', 'l_g_gan', 'l_d_real', 'out_d_real', 'l_d_fake', 'out_d_fake')
+        )
         logged = result.stdout.split('LOG ')[1]
         for key in expected:
             assert f"'{key}'" in logged, (key, logged)

@@ -13,9 +13,15 @@ from basicsr.data.pipeline_steps import ImageTooSmallError
 from basicsr.utils.matlab_functions import imresize
 from basicsr.utils.misc import set_random_seed
 
-RANDOM_RESIZE = {'type': 'RandomResize', 'keys': ['lq'],
-                 'params': {'target_size': [48, 48], 'resize_opt': ['bicubic', 'bilinear', 'area'],
-                            'resize_prob': ['1/3', '1/3', '1/3']}}
+RANDOM_RESIZE = {
+    'type': 'RandomResize',
+    'keys': ['lq'],
+    'params': {
+        'target_size': [48, 48],
+        'resize_opt': ['bicubic', 'bilinear', 'area'],
+        'resize_prob': ['1/3', '1/3', '1/3'],
+    },
+}
 MATLAB_RESIZE = {'type': 'MATLABLikeResize', 'output_shape': [48, 48], 'keys': ['lq']}
 
 
@@ -45,10 +51,23 @@ def hr_folder(tmp_path_factory):
 def _authors_opt(folder, resize_step: dict = RANDOM_RESIZE) -> dict:
     """The authors' train_s block (plus what the option parser adds: phase, scale)."""
     return {
-        'name': 'DF2K', 'type': 'BlindPairedImageDataset', 'dataroot_gt': str(folder), 'dataroot_lq': str(folder),
-        'filename_tmpl': '{}', 'io_backend': {'type': 'disk'}, 'gt_size': 192, 'use_hflip': True, 'use_rot': True,
-        'pipeline': _pipeline(resize_step), 'use_shuffle': True, 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 2,
-        'dataset_enlarge_ratio': 100, 'prefetch_mode': None, 'phase': 'train', 'scale': 4,
+        'name': 'DF2K',
+        'type': 'BlindPairedImageDataset',
+        'dataroot_gt': str(folder),
+        'dataroot_lq': str(folder),
+        'filename_tmpl': '{}',
+        'io_backend': {'type': 'disk'},
+        'gt_size': 192,
+        'use_hflip': True,
+        'use_rot': True,
+        'pipeline': _pipeline(resize_step),
+        'use_shuffle': True,
+        'num_worker_per_gpu': 0,
+        'batch_size_per_gpu': 2,
+        'dataset_enlarge_ratio': 100,
+        'prefetch_mode': None,
+        'phase': 'train',
+        'scale': 4,
     }
 
 

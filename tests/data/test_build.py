@@ -39,9 +39,20 @@ def _write_pairs(root, count=4):
 
 
 def _train_opt(lq, gt, **extra):
-    opt = dict(name='pairs', type='PairedImageDataset', dataroot_lq=lq, dataroot_gt=gt, io_backend={'type': 'disk'},
-               phase='train', scale=2, gt_size=8, use_hflip=True, use_rot=True, batch_size_per_gpu=2,
-               num_worker_per_gpu=0)
+    opt = dict(
+        name='pairs',
+        type='PairedImageDataset',
+        dataroot_lq=lq,
+        dataroot_gt=gt,
+        io_backend={'type': 'disk'},
+        phase='train',
+        scale=2,
+        gt_size=8,
+        use_hflip=True,
+        use_rot=True,
+        batch_size_per_gpu=2,
+        num_worker_per_gpu=0,
+    )
     opt.update(extra)
     return opt
 
@@ -144,8 +155,16 @@ def test_enlarged_sampler_pads_uneven_shards_to_equal_length():
 
 
 def test_unknown_dataset_keys_reports_typos_but_not_shared_or_undeclared_keys():
-    opt = dict(name='x', type='SingleImageDataset', dataroot_lq='lr', dataroot_ref='ref', lq_size=48, use_filp=True,
-               batch_size_per_gpu=8, on_bad_image='skip')
+    opt = dict(
+        name='x',
+        type='SingleImageDataset',
+        dataroot_lq='lr',
+        dataroot_ref='ref',
+        lq_size=48,
+        use_filp=True,
+        batch_size_per_gpu=8,
+        on_bad_image='skip',
+    )
     assert unknown_dataset_keys(SingleImageDataset, opt) == ['use_filp']
     assert unknown_dataset_keys(PairedImageDataset, opt) == ['lq_size', 'use_filp']
     assert unknown_dataset_keys(_RandomDrawDataset, opt) == []

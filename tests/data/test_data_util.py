@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from basicsr.data.data_util import (BadImageError, load_with_bad_image_policy, paired_paths_from_folder,
-                                    paired_paths_from_lmdb, paired_paths_from_meta_info_file, paths_from_folder,
-                                    paths_from_lmdb, read_image, read_img_seq)
+from basicsr.data.data_util import (
+    BadImageError,
+    load_with_bad_image_policy,
+    paired_paths_from_folder,
+    paired_paths_from_lmdb,
+    paired_paths_from_meta_info_file,
+    paths_from_folder,
+    paths_from_lmdb,
+    read_image,
+    read_img_seq,
+)
 from basicsr.utils.file_client import FileClient
 
 
@@ -115,7 +123,7 @@ def test_read_img_seq_stacks_rgb_frames_and_returns_names(tmp_path):
     folder = _write_images(tmp_path / 'seq', ['f0.png', 'f1.png'], size=(5, 6))
     frames, names = read_img_seq(folder, require_mod_crop=True, scale=2, return_imgname=True)
     assert frames.shape == (2, 3, 4, 6) and names == ['f0', 'f1']
-    first = cv2.imread(osp.join(folder, 'f0.png'))[:4, :6, ::-1].astype(np.float32) / 255.
+    first = cv2.imread(osp.join(folder, 'f0.png'))[:4, :6, ::-1].astype(np.float32) / 255.0
     assert torch.allclose(frames[0], torch.from_numpy(first.copy()).permute(2, 0, 1))
 
 

@@ -1,4 +1,5 @@
 """Dataset checks: each kind of broken data is named with its option key and a fix, good data passes."""
+
 import importlib.util
 import math
 import os
@@ -10,8 +11,13 @@ import numpy as np
 import pytest
 import yaml
 
-from basicsr.data.dataset_check import (DatasetCheckError, check_datasets, format_report, inspect_datasets,
-                                        raise_on_errors)
+from basicsr.data.dataset_check import (
+    DatasetCheckError,
+    check_datasets,
+    format_report,
+    inspect_datasets,
+    raise_on_errors,
+)
 from basicsr.data.dataset_scan import read_image_size
 from basicsr.utils.lmdb_util import folder_keys, make_lmdb_from_imgs
 
@@ -35,8 +41,7 @@ def _pairs(folder, names, gt_hw=(32, 40), scale=4, lq_tmpl='{}', lq_hw=None):
 
 
 def _paired(gt, lq, **extra):
-    return {'type': 'PairedImageDataset', 'dataroot_gt': gt, 'dataroot_lq': lq, 'io_backend': {'type': 'disk'},
-            **extra}
+    return {'type': 'PairedImageDataset', 'dataroot_gt': gt, 'dataroot_lq': lq, 'io_backend': {'type': 'disk'}, **extra}
 
 
 def _single(lq, **extra):
@@ -56,8 +61,15 @@ def test_good_paired_data_has_no_problems_and_counts_pairs(tmp_path):
 
 def test_missing_folder_is_named_with_its_key_and_the_nearest_existing_folder(tmp_path):
     (tmp_path / 'DF2K').mkdir()
-    opt = {'datasets': {'train_s': {'type': 'BlindPairedImageDataset', 'io_backend': {'type': 'disk'},
-                                    'dataroot_gt': str(tmp_path / 'DF2K' / 'DF2K_HR_sbu')}}}
+    opt = {
+        'datasets': {
+            'train_s': {
+                'type': 'BlindPairedImageDataset',
+                'io_backend': {'type': 'disk'},
+                'dataroot_gt': str(tmp_path / 'DF2K' / 'DF2K_HR_sbu'),
+            }
+        }
+    }
     problem = _problems(opt)[('datasets.train_s.dataroot_gt', 'error')]
     assert 'does not exist' in problem.message and str(tmp_path / 'DF2K') in problem.message
     assert 'datasets/README.md' in problem.fix
@@ -110,8 +122,10 @@ def test_lmdb_read_as_a_disk_folder_and_paired_lmdbs_with_different_keys_are_rep
         names = sorted(os.listdir(folder))
         make_lmdb_from_imgs(folder, folder + '.lmdb', names, folder_keys(names))
     lmdb_pair = _paired(gt + '.lmdb', lq + '.lmdb', io_backend={'type': 'lmdb'})
-    assert 'b -> b' in _problems({'scale': 4, 'datasets': {'val': lmdb_pair}})[('datasets.val.dataroot_lq',
-                                                                                 'error')].message
+    assert (
+        'b -> b'
+        in _problems({'scale': 4, 'datasets': {'val': lmdb_pair}})[('datasets.val.dataroot_lq', 'error')].message
+    )
     as_disk = _problems({'scale': 4, 'datasets': {'val': _paired(gt + '.lmdb', lq + '.lmdb')}})
     assert 'io_backend' in as_disk[('datasets.val.dataroot_gt', 'error')].fix
 
@@ -122,8 +136,12 @@ def test_unreadable_files_are_listed_by_name(tmp_path, damage):
     folder.mkdir()
     cv2.imwrite(str(folder / 'good.png'), _noise(16, 16))
     cv2.imwrite(str(tmp_path / 'full.jpg'), _noise(64, 64))
-    data = {'text_as_png': b'not an image', 'truncated_png': (folder / 'good.png').read_bytes()[:-40],
-            'truncated_jpeg': (tmp_path / 'full.jpg').read_bytes()[:-2000], 'empty': b''}[damage]
+    data = {
+        'text_as_png': b'not an image',
+        'truncated_png': (folder / 'good.png').read_bytes()[:-40],
+        'truncated_jpeg': (tmp_path / 'full.jpg').read_bytes()[:-2000],
+        'empty': b'',
+    }[damage]
     (folder / 'bad.png').write_bytes(data)
     problem = _problems({'datasets': {'test_1': _single(str(folder))}})[('datasets.test_1.dataroot_lq', 'error')]
     assert '1 unreadable files' in problem.message and 'bad.png' in problem.message
@@ -141,16 +159,23 @@ def test_images_smaller_than_the_training_crop_are_reported_only_for_training(tm
     folder.mkdir()
     cv2.imwrite(str(folder / 'big.png'), _noise(60, 60))
     cv2.imwrite(str(folder / 'small.png'), _noise(40, 60))
-    problem = _problems({'datasets': {'train_t': _single(str(folder), lq_size=48)}})[('datasets.train_t.dataroot_lq',
-                                                                                       'error')]
+    problem = _problems({'datasets': {'train_t': _single(str(folder), lq_size=48)}})[
+        ('datasets.train_t.dataroot_lq', 'error')
+    ]
     assert 'small.png (40x60)' in problem.message and 'big.png' not in problem.message and 'lq_size' in problem.fix
     assert _problems({'datasets': {'val': _single(str(folder), lq_size=48)}}) == {}
 
 
 def test_fixed_crop_of_the_pipeline_is_the_crop_of_blind_paired_datasets(tmp_path):
     gt, _ = _pairs(tmp_path, ['a'], gt_hw=(100, 200))
-    block = {'type': 'BlindPairedImageDataset', 'dataroot_gt': gt, 'dataroot_lq': gt, 'io_backend': {'type': 'disk'},
-             'gt_size': 64, 'pipeline': [{'type': 'FixedCrop', 'keys': ['gt'], 'crop_size': [192, 192]}]}
+    block = {
+        'type': 'BlindPairedImageDataset',
+        'dataroot_gt': gt,
+        'dataroot_lq': gt,
+        'io_backend': {'type': 'disk'},
+        'gt_size': 64,
+        'pipeline': [{'type': 'FixedCrop', 'keys': ['gt'], 'crop_size': [192, 192]}],
+    }
     problem = _problems({'datasets': {'train_s': block}})[('datasets.train_s.dataroot_gt', 'error')]
     assert 'FixedCrop crop_size=192x192' in problem.message
 
@@ -191,13 +216,26 @@ def test_epoch_length_follows_basicsr_formula(tmp_path):
 def test_epoch_length_is_what_the_training_loader_draws(tmp_path, count, batch, ratio, world_size):
     from basicsr.data import build_dataloader, build_dataset
     from basicsr.data.data_sampler import EnlargedSampler
+
     gt, lq = _pairs(tmp_path, [str(i) for i in range(count)])
-    block = _paired(gt, lq, batch_size_per_gpu=batch, dataset_enlarge_ratio=ratio, gt_size=8, use_hflip=False,
-                    use_rot=False, num_worker_per_gpu=0, phase='train', scale=4, name='train')
+    block = _paired(
+        gt,
+        lq,
+        batch_size_per_gpu=batch,
+        dataset_enlarge_ratio=ratio,
+        gt_size=8,
+        use_hflip=False,
+        use_rot=False,
+        num_worker_per_gpu=0,
+        phase='train',
+        scale=4,
+        name='train',
+    )
     report = inspect_datasets({'scale': 4, 'datasets': {'train': block}}, world_size=world_size)
     dataset = build_dataset(block)
-    loader = build_dataloader(dataset, block, num_gpu=0, dist=world_size > 1,
-                              sampler=EnlargedSampler(dataset, world_size, 0, ratio))
+    loader = build_dataloader(
+        dataset, block, num_gpu=0, dist=world_size > 1, sampler=EnlargedSampler(dataset, world_size, 0, ratio)
+    )
     assert report.summaries[0].iters_per_epoch == len(loader)
 
 
@@ -218,6 +256,7 @@ def test_quick_mode_samples_images_but_still_checks_names(tmp_path, monkeypatch)
     os.remove(os.path.join(lq, '07.png'))
     measured = []
     import basicsr.data.dataset_scan as scan
+
     real = scan.read_image_size
     monkeypatch.setattr(scan, 'read_image_size', lambda path, decode=False: measured.append(path) or real(path))
     problems = _problems({'scale': 4, 'datasets': {'val': _paired(gt, lq)}}, max_images=4)
@@ -258,12 +297,19 @@ def test_check_dataset_script_exits_nonzero_and_prints_problems(tmp_path, monkey
 def test_blind_paired_dataset_pairs_lq_names_but_decodes_only_gt(tmp_path):
     gt, lq = _pairs(tmp_path, ['a', 'b'], gt_hw=(200, 200))
     (Path(lq) / 'a.png').write_bytes(b'names only: never decoded')
-    block = {'type': 'BlindPairedImageDataset', 'dataroot_gt': gt, 'dataroot_lq': lq, 'io_backend': {'type': 'disk'},
-             'pipeline': [{'type': 'FixedCrop', 'keys': ['gt'], 'crop_size': [192, 192]}]}
+    block = {
+        'type': 'BlindPairedImageDataset',
+        'dataroot_gt': gt,
+        'dataroot_lq': lq,
+        'io_backend': {'type': 'disk'},
+        'pipeline': [{'type': 'FixedCrop', 'keys': ['gt'], 'crop_size': [192, 192]}],
+    }
     assert _problems({'scale': 4, 'datasets': {'train_s': block}}) == {}
     os.rename(Path(lq) / 'b.png', Path(lq) / 'b_copy.png')
-    assert 'b.png -> b.png' in _problems({'scale': 4, 'datasets': {'train_s': block}})[
-        ('datasets.train_s.dataroot_lq', 'error')].message
+    assert (
+        'b.png -> b.png'
+        in _problems({'scale': 4, 'datasets': {'train_s': block}})[('datasets.train_s.dataroot_lq', 'error')].message
+    )
     del block['dataroot_lq']
     unset = _problems({'scale': 4, 'datasets': {'train_s': block}})[('datasets.train_s.dataroot_lq', 'error')]
     assert 'same folder as dataroot_gt' in unset.fix
@@ -273,7 +319,8 @@ def test_on_bad_image_skip_turns_unreadable_files_into_a_warning(tmp_path):
     cv2.imwrite(str(tmp_path / 'good.png'), _noise(8, 8))
     (tmp_path / 'bad.png').write_bytes(b'broken')
     problem = _problems({'datasets': {'val': _single(str(tmp_path), on_bad_image='skip')}})[
-        ('datasets.val.dataroot_lq', 'warning')]
+        ('datasets.val.dataroot_lq', 'warning')
+    ]
     assert 'bad.png' in problem.message and 'skips them' in problem.fix
 
 
@@ -282,19 +329,26 @@ def test_realesrgan_dataset_lists_images_of_the_whole_tree_and_pads_small_ones(t
         os.makedirs(tmp_path / sub, exist_ok=True)
         cv2.imwrite(str(tmp_path / sub / name), _noise(20, 20, seed))
     (tmp_path / 'README.txt').write_text('not listed: not an image')
-    block = {'type': 'RealESRGANDataset', 'dataroot_gt': str(tmp_path), 'io_backend': {'type': 'disk'},
-             'gt_size': 256, 'batch_size_per_gpu': 1}
+    block = {
+        'type': 'RealESRGANDataset',
+        'dataroot_gt': str(tmp_path),
+        'io_backend': {'type': 'disk'},
+        'gt_size': 256,
+        'batch_size_per_gpu': 1,
+    }
     report = inspect_datasets({'datasets': {'train': block}})
     assert report.problems == [] and report.summaries[0].counts == {'gt': 2}
     meta = tmp_path / 'meta.txt'
     meta.write_text('DF2K/a.png\nOST/sky/missing.png\n')
-    problem = _problems({'datasets': {'train': {**block, 'meta_info': str(meta)}}})[('datasets.train.meta_info',
-                                                                                    'error')]
+    problem = _problems({'datasets': {'train': {**block, 'meta_info': str(meta)}}})[
+        ('datasets.train.meta_info', 'error')
+    ]
     assert 'OST/sky/missing.png' in problem.message
 
 
 def test_what_the_check_rejects_the_real_loader_rejects_too(tmp_path):
     from basicsr.data import build_dataset
+
     gt, lq = _pairs(tmp_path, ['a', 'b'])
     good = _paired(gt, lq, phase='val', scale=4)
     assert check_datasets({'datasets': {'val': good}}) == []

@@ -70,11 +70,13 @@ def test_anisotropic_gaussian_has_the_requested_covariance():
 def test_generalized_gaussian_and_plateau_closed_forms():
     _, xx, yy = deg.mesh_grid(11)
     r2 = (xx**2 + yy**2) / 2.0**2
-    np.testing.assert_allclose(deg.bivariate_generalized_Gaussian(11, 2.0, 0, 0, beta=1),
-                               deg.bivariate_Gaussian(11, 2.0, 0, 0))
+    np.testing.assert_allclose(
+        deg.bivariate_generalized_Gaussian(11, 2.0, 0, 0, beta=1), deg.bivariate_Gaussian(11, 2.0, 0, 0)
+    )
     generalized = np.exp(-0.5 * r2**2.5)
-    np.testing.assert_allclose(deg.bivariate_generalized_Gaussian(11, 2.0, 0, 0, beta=2.5),
-                               generalized / generalized.sum())
+    np.testing.assert_allclose(
+        deg.bivariate_generalized_Gaussian(11, 2.0, 0, 0, beta=2.5), generalized / generalized.sum()
+    )
     plateau = 1 / (1 + r2**1.5)
     np.testing.assert_allclose(deg.bivariate_plateau(11, 2.0, 0, 0, beta=1.5), plateau / plateau.sum())
 
@@ -97,8 +99,7 @@ def test_circular_lowpass_kernel_is_a_normalised_symmetric_2d_sinc():
 @pytest.mark.parametrize('kernel_type', ALL_TYPES)
 def test_random_mixed_kernels_are_normalised_and_centred(kernel_type):
     _seed(3)
-    kernel = deg.random_mixed_kernels([kernel_type], [1], 21, [0.2, 3], [0.2, 3], [-math.pi, math.pi], [0.5, 4],
-                                      [1, 2])
+    kernel = deg.random_mixed_kernels([kernel_type], [1], 21, [0.2, 3], [0.2, 3], [-math.pi, math.pi], [0.5, 4], [1, 2])
     assert kernel.shape == (21, 21) and kernel.sum() == pytest.approx(1)
     np.testing.assert_allclose(kernel, kernel[::-1, ::-1], atol=1e-12)  # point-symmetric about the centre
 
@@ -175,8 +176,8 @@ def test_random_gaussian_noise_draws_sigma_then_gray_flag():
 
 def test_batched_gaussian_noise_uses_each_samples_sigma_and_gray_flag():
     img = torch.full((3, 3, 128, 128), 0.5)
-    sigma = torch.tensor([5., 20., 0.])
-    gray = torch.tensor([0., 1., 0.])
+    sigma = torch.tensor([5.0, 20.0, 0.0])
+    gray = torch.tensor([0.0, 1.0, 0.0])
     noise = deg.generate_gaussian_noise_pt(img, sigma, gray)
     assert float(noise[0].std()) == pytest.approx(5 / 255, rel=0.05)
     assert float(noise[1].std()) == pytest.approx(20 / 255, rel=0.05)
@@ -199,7 +200,9 @@ def test_poisson_noise_on_a_flat_image_has_the_shot_noise_variance():
 def test_batched_poisson_noise_per_sample_scale_and_gray_flag():
     torch.manual_seed(0)
     img = torch.rand(3, 3, 64, 64)
-    noise = deg.generate_poisson_noise_pt(img, scale=torch.tensor([1., 0., 2.]), gray_noise=torch.tensor([0., 0., 1.]))
+    noise = deg.generate_poisson_noise_pt(
+        img, scale=torch.tensor([1.0, 0.0, 2.0]), gray_noise=torch.tensor([0.0, 0.0, 1.0])
+    )
     assert float(noise[1].abs().max()) == 0
     torch.testing.assert_close(noise[2, 0], noise[2, 1])
     assert float(noise[0].abs().mean()) > 0

@@ -28,8 +28,15 @@ def _write_pairs(root, names, lq_size=(8, 10), tmpl='{}', gt_extra=0):
 
 
 def _opt(lq, gt, phase='train', **extra):
-    opt = dict(name='pairs', type='PairedImageDataset', dataroot_lq=lq, dataroot_gt=gt, io_backend={'type': 'disk'},
-               phase=phase, scale=SCALE)
+    opt = dict(
+        name='pairs',
+        type='PairedImageDataset',
+        dataroot_lq=lq,
+        dataroot_gt=gt,
+        io_backend={'type': 'disk'},
+        phase=phase,
+        scale=SCALE,
+    )
     if phase == 'train':
         opt.update(gt_size=8, use_hflip=True, use_rot=True)
     opt.update(extra)
@@ -60,7 +67,7 @@ def test_val_sample_is_whole_and_gt_is_trimmed_to_lq_times_scale(tmp_path):
     assert sample['lq'].shape == (3, 8, 10) and sample['gt'].shape == (3, 16, 20)
     _assert_aligned(sample)
     lq_bgr = cv2.imread(osp.join(lq, '0001.png'))
-    assert torch.allclose(sample['lq'][0], torch.from_numpy(lq_bgr[..., 2] / 255.).float())
+    assert torch.allclose(sample['lq'][0], torch.from_numpy(lq_bgr[..., 2] / 255.0).float())
 
 
 def test_filename_tmpl_and_meta_info_file_modes(tmp_path):
@@ -118,6 +125,7 @@ def test_unreadable_image_raises_naming_its_path_or_is_skipped_on_request(tmp_pa
 
 def test_a_skipped_bad_image_is_logged_once_however_often_it_is_drawn(tmp_path, caplog):
     from torch.utils.data import DataLoader
+
     lq, gt = _write_pairs(tmp_path, ['0001.png', '0002.png', '0003.png'])
     with open(osp.join(gt, '0002.png'), 'wb') as f:
         f.write(b'corrupt')

@@ -3,9 +3,21 @@ import numpy as np
 import pytest
 
 from basicsr.data.degradations import ProbabilityError
-from basicsr.data.pipeline_steps import (PIPELINE_REGISTRY, Collect, CopyValues, FixedCrop, Flip, ImageTooSmallError,
-                                         MATLABLikeResize, Pipeline, PipelineError, Quantize, RandomResize,
-                                         RandomTransposeHW, parse_number)
+from basicsr.data.pipeline_steps import (
+    PIPELINE_REGISTRY,
+    Collect,
+    CopyValues,
+    FixedCrop,
+    Flip,
+    ImageTooSmallError,
+    MATLABLikeResize,
+    Pipeline,
+    PipelineError,
+    Quantize,
+    RandomResize,
+    RandomTransposeHW,
+    parse_number,
+)
 from basicsr.utils.matlab_functions import imresize
 
 # The authors' train_s pipeline (options/train/ESRGAN/*.yml of Yuehan717/PDD), as YAML loads it.
@@ -15,8 +27,15 @@ AUTHORS_PIPELINE = [
     {'type': 'Flip', 'keys': ['gt'], 'flip_ratio': 0.5, 'direction': 'vertical'},
     {'type': 'RandomTransposeHW', 'keys': ['gt'], 'transpose_ratio': 0.5},
     {'type': 'CopyValues', 'src_keys': ['gt'], 'dst_keys': ['lq']},
-    {'type': 'RandomResize', 'params': {'target_size': [48, 48], 'resize_opt': ['bicubic', 'bilinear', 'area'],
-                                        'resize_prob': ['1/3', '1/3', '1/3']}, 'keys': ['lq']},
+    {
+        'type': 'RandomResize',
+        'params': {
+            'target_size': [48, 48],
+            'resize_opt': ['bicubic', 'bilinear', 'area'],
+            'resize_prob': ['1/3', '1/3', '1/3'],
+        },
+        'keys': ['lq'],
+    },
     {'type': 'Quantize', 'keys': ['lq']},
     {'type': 'Collect', 'keys': ['lq', 'gt'], 'meta_keys': ['gt_path']},
 ]
@@ -43,8 +62,16 @@ def test_parse_number_reads_yaml_fractions_and_numbers():
 
 
 def test_all_authors_steps_are_registered():
-    assert set(PIPELINE_REGISTRY.plain_names()) >= {'FixedCrop', 'Flip', 'RandomTransposeHW', 'CopyValues',
-                                                     'RandomResize', 'MATLABLikeResize', 'Quantize', 'Collect'}
+    assert set(PIPELINE_REGISTRY.plain_names()) >= {
+        'FixedCrop',
+        'Flip',
+        'RandomTransposeHW',
+        'CopyValues',
+        'RandomResize',
+        'MATLABLikeResize',
+        'Quantize',
+        'Collect',
+    }
 
 
 def test_fixed_crop_draws_x_then_y_offsets_and_crops_paired_keys_alike():
@@ -53,7 +80,7 @@ def test_fixed_crop_draws_x_then_y_offsets_and_crops_paired_keys_alike():
     out = FixedCrop(keys=['gt', 'ref'], crop_size=[8, 10])({'gt': img, 'ref': img * 2})
     np.random.seed(3)
     x, y = np.random.randint(0, 30 - 10 + 1), np.random.randint(0, 20 - 8 + 1)
-    np.testing.assert_array_equal(out['gt'], img[y:y + 8, x:x + 10])
+    np.testing.assert_array_equal(out['gt'], img[y : y + 8, x : x + 10])
     np.testing.assert_array_equal(out['ref'], out['gt'] * 2)
 
 
@@ -121,10 +148,14 @@ def test_random_resize_draws_prob_then_mode_and_resizes_with_that_mode():
 
 def test_random_resize_picks_modes_with_the_given_probabilities():
     img = _image(16, 16)
-    expected = {mode: cv2.resize(img, (4, 4), interpolation=flag).tobytes()
-                for mode, flag in (('bicubic', cv2.INTER_CUBIC), ('area', cv2.INTER_AREA))}
-    step = RandomResize(params=_resize_params(target_size=[4, 4], resize_opt=['Bicubic', 'area'],
-                                              resize_prob=['1/4', 0.75]), keys=['lq'])
+    expected = {
+        mode: cv2.resize(img, (4, 4), interpolation=flag).tobytes()
+        for mode, flag in (('bicubic', cv2.INTER_CUBIC), ('area', cv2.INTER_AREA))
+    }
+    step = RandomResize(
+        params=_resize_params(target_size=[4, 4], resize_opt=['Bicubic', 'area'], resize_prob=['1/4', 0.75]),
+        keys=['lq'],
+    )
     np.random.seed(0)
     picks = [step({'lq': img})['lq'].tobytes() == expected['area'] for _ in range(400)]
     assert 0.68 < np.mean(picks) < 0.82

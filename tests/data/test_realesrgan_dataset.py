@@ -35,15 +35,37 @@ def gt_folder(tmp_path):
 def _realesrgan_opt(root, **overrides) -> dict:
     """Real-ESRGAN's train_realesrgan_x4plus.yml dataset block (crop_pad_size lowered to keep the test fast)."""
     opt = {
-        'name': 'DF2K+OST', 'type': 'RealESRGANDataset', 'dataroot_gt': str(root / 'gt'),
-        'meta_info': str(root / 'meta_info.txt'), 'io_backend': {'type': 'disk'},
-        'blur_kernel_size': 21, 'kernel_list': KERNELS, 'kernel_prob': [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
-        'sinc_prob': 0.1, 'blur_sigma': [0.2, 3], 'betag_range': [0.5, 4], 'betap_range': [1, 2],
-        'blur_kernel_size2': 21, 'kernel_list2': KERNELS, 'kernel_prob2': [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
-        'sinc_prob2': 0.1, 'blur_sigma2': [0.2, 1.5], 'betag_range2': [0.5, 4], 'betap_range2': [1, 2],
-        'final_sinc_prob': 0.8, 'gt_size': 256, 'use_hflip': True, 'use_rot': False, 'use_shuffle': True,
-        'num_worker_per_gpu': 5, 'batch_size_per_gpu': 12, 'dataset_enlarge_ratio': 1, 'prefetch_mode': None,
-        'phase': 'train', 'scale': 4, 'crop_pad_size': 64,
+        'name': 'DF2K+OST',
+        'type': 'RealESRGANDataset',
+        'dataroot_gt': str(root / 'gt'),
+        'meta_info': str(root / 'meta_info.txt'),
+        'io_backend': {'type': 'disk'},
+        'blur_kernel_size': 21,
+        'kernel_list': KERNELS,
+        'kernel_prob': [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
+        'sinc_prob': 0.1,
+        'blur_sigma': [0.2, 3],
+        'betag_range': [0.5, 4],
+        'betap_range': [1, 2],
+        'blur_kernel_size2': 21,
+        'kernel_list2': KERNELS,
+        'kernel_prob2': [0.45, 0.25, 0.12, 0.03, 0.12, 0.03],
+        'sinc_prob2': 0.1,
+        'blur_sigma2': [0.2, 1.5],
+        'betag_range2': [0.5, 4],
+        'betap_range2': [1, 2],
+        'final_sinc_prob': 0.8,
+        'gt_size': 256,
+        'use_hflip': True,
+        'use_rot': False,
+        'use_shuffle': True,
+        'num_worker_per_gpu': 5,
+        'batch_size_per_gpu': 12,
+        'dataset_enlarge_ratio': 1,
+        'prefetch_mode': None,
+        'phase': 'train',
+        'scale': 4,
+        'crop_pad_size': 64,
     }
     opt.update(overrides)
     return opt
@@ -80,8 +102,9 @@ def test_kernels_are_drawn_in_realesrgan_order(gt_folder):
     set_random_seed(3)
     size1 = random.choice(range(7, 22, 2))
     np.random.uniform()  # sinc or not
-    kernel1 = random_mixed_kernels(KERNELS, opt['kernel_prob'], size1, [0.2, 3], [0.2, 3], [-np.pi, np.pi],
-                                   [0.5, 4], [1, 2])
+    kernel1 = random_mixed_kernels(
+        KERNELS, opt['kernel_prob'], size1, [0.2, 3], [0.2, 3], [-np.pi, np.pi], [0.5, 4], [1, 2]
+    )
     size2 = random.choice(range(7, 22, 2))
     np.random.uniform()
     omega = np.random.uniform(np.pi / 3, np.pi) if size2 < 13 else np.random.uniform(np.pi / 5, np.pi)
@@ -130,9 +153,19 @@ def test_paired_dataset_reads_gt_lq_meta_info_and_crops_in_training(tmp_path):
     _write_images(tmp_path / 'hr', [(64, 64), (64, 48)])
     _write_images(tmp_path / 'lr', [(16, 16), (16, 12)], seed=1)
     (tmp_path / 'meta.txt').write_text('000.png, 000.png\n001.png, 001.png\n')
-    opt = {'name': 'pairs', 'type': 'RealESRGANPairedDataset', 'dataroot_gt': str(tmp_path / 'hr'),
-           'dataroot_lq': str(tmp_path / 'lr'), 'meta_info': str(tmp_path / 'meta.txt'), 'io_backend': {'type': 'disk'},
-           'gt_size': 32, 'use_hflip': True, 'use_rot': True, 'phase': 'train', 'scale': 4}
+    opt = {
+        'name': 'pairs',
+        'type': 'RealESRGANPairedDataset',
+        'dataroot_gt': str(tmp_path / 'hr'),
+        'dataroot_lq': str(tmp_path / 'lr'),
+        'meta_info': str(tmp_path / 'meta.txt'),
+        'io_backend': {'type': 'disk'},
+        'gt_size': 32,
+        'use_hflip': True,
+        'use_rot': True,
+        'phase': 'train',
+        'scale': 4,
+    }
     item = build_dataset(opt)[1]
     assert item['gt'].shape == (3, 32, 32) and item['lq'].shape == (3, 8, 8)
     assert item['lq_path'] == str(tmp_path / 'lr' / '001.png')

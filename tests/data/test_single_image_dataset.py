@@ -25,7 +25,7 @@ def _opt(folder, phase='train', **extra):
 
 
 def _whole(folder, name):
-    return img2tensor(cv2.imread(osp.join(folder, name)).astype(np.float32) / 255.)
+    return img2tensor(cv2.imread(osp.join(folder, name)).astype(np.float32) / 255.0)
 
 
 def _dihedral_variants(tensor):
@@ -53,8 +53,12 @@ def test_lq_size_crops_a_random_patch_in_training(tmp_path):
         random.seed(seed)
         patch = dataset[0]['lq']
         assert patch.shape == (3, 4, 4)
-        matches = [(top, left) for top in range(9) for left in range(7)
-                   if torch.equal(whole[:, top:top + 4, left:left + 4], patch)]
+        matches = [
+            (top, left)
+            for top in range(9)
+            for left in range(7)
+            if torch.equal(whole[:, top : top + 4, left : left + 4], patch)
+        ]
         assert matches
         corners.update(matches)
     assert len(corners) > 1

@@ -85,7 +85,7 @@ def test_random_crop_crops_one_square_from_each_image_at_the_same_place():
     assert patch_a.shape == (4, 4, 2)
     assert np.array_equal(patch_b, patch_a + 1000)
     top, left = np.argwhere(img[..., 0] == patch_a[0, 0, 0])[0]
-    assert np.array_equal(patch_a, img[top:top + 4, left:left + 4])
+    assert np.array_equal(patch_a, img[top : top + 4, left : left + 4])
 
 
 def test_random_crop_supports_tensors():

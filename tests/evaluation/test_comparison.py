@@ -1,4 +1,5 @@
 """Paired differences: the mean and its interval, and 'no measurable difference' whenever the interval holds zero."""
+
 import math
 
 import numpy as np
@@ -50,10 +51,13 @@ def test_bootstrap_is_reproducible_and_close_to_t_on_normal_data():
     assert boot.low == pytest.approx(t.low, abs=0.02) and boot.high == pytest.approx(t.high, abs=0.02)
 
 
-@pytest.mark.parametrize('args, message', [
-    (([1.0, 2.0], [1.0]), 'one candidate value per baseline value'),
-    (([], []), 'at least one pair'),
-])
+@pytest.mark.parametrize(
+    'args, message',
+    [
+        (([1.0, 2.0], [1.0]), 'one candidate value per baseline value'),
+        (([], []), 'at least one pair'),
+    ],
+)
 def test_bad_input_is_named(args, message):
     with pytest.raises(ValueError, match=message):
         paired_difference(*args)

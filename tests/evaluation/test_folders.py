@@ -1,11 +1,19 @@
 """Folder evaluation pairs results with GT by name, names every problem up front, and scores like the metrics."""
+
 import cv2
 import numpy as np
 import pytest
 
+from basicsr.evaluation.folders import (
+    EvaluationError,
+    evaluate_method,
+    match_key,
+    match_results,
+    method_folder,
+    metric_options,
+    size_problems,
+)
 from basicsr.metrics.psnr_ssim import calculate_psnr
-from basicsr.evaluation.folders import (EvaluationError, evaluate_method, match_key, match_results, method_folder,
-                                           metric_options, size_problems)
 
 
 def write(folder, names, size=(16, 12), seed=0):
@@ -61,8 +69,7 @@ def test_scores_equal_the_metric_functions_and_unreadable_images_are_recorded(tm
     res = write(tmp_path / 'res', ['a.png', 'b.png', 'c.png'], seed=2)
     (tmp_path / 'res' / 'c.png').write_bytes(b'broken')
     result = evaluate_method(match_results(gt, res), metric_options(['psnr'], crop_border=2), 'set', 'm')
-    expected = [calculate_psnr(cv2.imread(f'{res}/{n}.png'), cv2.imread(f'{gt}/{n}.png'), crop_border=2)
-                for n in 'ab']
+    expected = [calculate_psnr(cv2.imread(f'{res}/{n}.png'), cv2.imread(f'{gt}/{n}.png'), crop_border=2) for n in 'ab']
     assert [name for name, _ in result.per_image] == ['a', 'b']
     assert result.means['psnr'] == pytest.approx(np.mean(expected))
     assert len(result.failures) == 1 and result.failures[0][0].endswith('c.png')

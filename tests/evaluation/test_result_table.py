@@ -1,12 +1,19 @@
 """Result tables mark the best value per column by each metric's direction, and test results land in CSV/JSON."""
+
 import csv
 import json
 import math
 
 import pytest
 
-from basicsr.evaluation.result_table import (TableRow, best_rows, markdown_table, metric_columns, write_csv_table,
-                                        write_test_results)
+from basicsr.evaluation.result_table import (
+    TableRow,
+    best_rows,
+    markdown_table,
+    metric_columns,
+    write_csv_table,
+    write_test_results,
+)
 
 ROWS = [
     TableRow(('RealSR', 'bicubic'), {'psnr': 26.0, 'lpips': 0.40}),
@@ -29,8 +36,7 @@ def test_unknown_direction_is_rejected_with_the_metric_name():
 
 
 def test_markdown_table_bolds_best_values_and_shows_directions():
-    table = markdown_table(['dataset', 'method'], ROWS, ['psnr', 'lpips'], DIRECTIONS, mark_best=True,
-                           group_column=0)
+    table = markdown_table(['dataset', 'method'], ROWS, ['psnr', 'lpips'], DIRECTIONS, mark_best=True, group_column=0)
     lines = table.splitlines()
     assert lines[0] == '| dataset | method | psnr ↑ | lpips ↓ |'
     assert lines[2] == '| RealSR | bicubic | **26.0000** | 0.4000 |'
@@ -45,8 +51,13 @@ def test_missing_and_infinite_values_are_printed_readably():
 
 
 def test_csv_keeps_full_precision_and_lists_where_each_row_is_best(tmp_path):
-    path = write_csv_table(str(tmp_path / 't.csv'), ['dataset', 'method'], ROWS, ['psnr', 'lpips'],
-                           best={1: ['lpips'], 3: ['psnr', 'lpips']})
+    path = write_csv_table(
+        str(tmp_path / 't.csv'),
+        ['dataset', 'method'],
+        ROWS,
+        ['psnr', 'lpips'],
+        best={1: ['lpips'], 3: ['psnr', 'lpips']},
+    )
     with open(path) as f:
         rows = list(csv.DictReader(f))
     assert [r['best_in'] for r in rows] == ['', 'lpips', '', 'psnr;lpips']
@@ -59,20 +70,37 @@ def test_metric_columns_follow_the_preferred_order():
 
 
 def test_test_results_hold_every_image_and_the_dataset_means(tmp_path):
-    records = [{'dataset': 'set5', 'metrics': {'psnr': 30.0, 'ssim': 0.9},
-                'per_image': [('baby', {'psnr': 31.0, 'ssim': 0.95}), ('bird', {'psnr': 29.0, 'ssim': 0.85})]},
-               {'dataset': 'set14', 'metrics': {'psnr': 27.0, 'ssim': 0.8},
-                'per_image': [('zebra', {'psnr': 27.0, 'ssim': 0.8})]}]
+    records = [
+        {
+            'dataset': 'set5',
+            'metrics': {'psnr': 30.0, 'ssim': 0.9},
+            'per_image': [('baby', {'psnr': 31.0, 'ssim': 0.95}), ('bird', {'psnr': 29.0, 'ssim': 0.85})],
+        },
+        {
+            'dataset': 'set14',
+            'metrics': {'psnr': 27.0, 'ssim': 0.8},
+            'per_image': [('zebra', {'psnr': 27.0, 'ssim': 0.8})],
+        },
+    ]
     csv_path, json_path = write_test_results(str(tmp_path), records, {'psnr': 'higher', 'ssim': 'higher'})
     with open(csv_path) as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['dataset', 'image', 'psnr', 'ssim']
-    assert [r[:2] for r in rows[1:]] == [['set5', 'baby'], ['set5', 'bird'], ['set5', 'mean'], ['set14', 'zebra'],
-                                        ['set14', 'mean']]
+    assert [r[:2] for r in rows[1:]] == [
+        ['set5', 'baby'],
+        ['set5', 'bird'],
+        ['set5', 'mean'],
+        ['set14', 'zebra'],
+        ['set14', 'mean'],
+    ]
     assert float(rows[3][2]) == 30.0
     with open(json_path) as f:
         payload = json.load(f)
     assert payload['better'] == {'psnr': 'higher', 'ssim': 'higher'}
     assert payload['datasets'][0]['per_image'][1] == {'image': 'bird', 'psnr': 29.0, 'ssim': 0.85}
-    assert payload['datasets'][1] == {'dataset': 'set14', 'num_images': 1, 'mean': {'psnr': 27.0, 'ssim': 0.8},
-                                      'per_image': [{'image': 'zebra', 'psnr': 27.0, 'ssim': 0.8}]}
+    assert payload['datasets'][1] == {
+        'dataset': 'set14',
+        'num_images': 1,
+        'mean': {'psnr': 27.0, 'ssim': 0.8},
+        'per_image': [{'image': 'zebra', 'psnr': 27.0, 'ssim': 0.8}],
+    }

@@ -1,4 +1,5 @@
 """Run under torchrun: rank 1 raises at iteration 2, to check that the job ends and the error names the rank."""
+
 import os
 import sys
 

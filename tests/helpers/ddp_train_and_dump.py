@@ -1,4 +1,5 @@
 """Run under torchrun: train with `--launcher pytorch`, then each rank saves its own net_g weights for comparison."""
+
 import os
 import sys
 

@@ -1,4 +1,5 @@
 """Networks for inference are rebuilt from a checkpoint alone, from an arch name or from a YAML block."""
+
 import pytest
 import torch
 import yaml
@@ -43,7 +44,7 @@ def test_params_key_is_used_when_params_ema_is_absent(tmp_path):
 
 def test_wrong_arch_name_names_the_missing_key_and_the_likely_arch(tmp_path):
     path = save(tmp_path, RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4))
-    with pytest.raises(KeyError, match=r"body\.0\.weight.*RRDBNet"):
+    with pytest.raises(KeyError, match=r'body\.0\.weight.*RRDBNet'):
         load_inference_network(path, arch='SRVGGNetCompact')
 
 

@@ -1,4 +1,5 @@
 """Inference building blocks: seam-free tiling, colour correction, and image files with alpha, 16 bits and gray."""
+
 import cv2
 import numpy as np
 import pytest
@@ -6,10 +7,18 @@ import torch
 
 from basicsr.archs.rrdbnet_arch import RRDBNet
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
+from basicsr.inference.upscaler import (
+    LoadedImage,
+    Upscaler,
+    color_correction,
+    output_extension,
+    read_image,
+    tiled_forward,
+    to_file_array,
+    write_image,
+)
 from basicsr.utils.img_util import ImageDecodeError
 from basicsr.utils.misc import list_images
-from basicsr.inference.upscaler import (LoadedImage, Upscaler, color_correction, output_extension,
-                                          read_image, tiled_forward, to_file_array, write_image)
 
 
 def tiny_srvgg(upscale: int = 2) -> SRVGGNetCompact:

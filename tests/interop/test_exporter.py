@@ -1,5 +1,6 @@
 """basicsr-export: every format is written, ONNX matches PyTorch, safetensors loads back, spandrel loads the variants
 it supports with our outputs and the unsupported ones get the warning; bad input gives one plain message."""
+
 import pytest
 import torch
 
@@ -8,7 +9,6 @@ from basicsr.archs.srresnet_arch import MSRResNet
 from basicsr.archs.srvgg_arch import SRVGGNetCompact
 from basicsr.export import main as export_main
 from basicsr.inference.network_loading import load_inference_network
-from basicsr.interop import spandrel_check
 from basicsr.interop.exporter import export_checkpoint, verification_image
 from basicsr.interop.onnx_export import OnnxExportError, export_verified
 from basicsr.utils.checkpoint_util import atomic_save_network
@@ -63,6 +63,7 @@ def test_onnx_fp32_of_an_unshuffling_rrdbnet_matches_on_other_sizes(tmp_path):
     onnx_path = str(tmp_path / 'x2.onnx')
     export_verified(net, onnx_path, verification_image(size=48))
     from basicsr.interop.onnx_export import onnx_max_abs_error
+
     assert onnx_max_abs_error(onnx_path, net, torch.rand(2, 3, 20, 36)) < 1e-4  # dynamic batch, height, width
 
 
@@ -81,6 +82,7 @@ def test_spandrel_loads_the_supported_variants_with_our_outputs(tmp_path, kind):
     report = export_checkpoint(path, str(tmp_path / 'out'), formats=['safetensors'], log=lambda _: None)
     assert report.spandrel.recognised, report.spandrel.message()
     import spandrel
+
     theirs = spandrel.ModelLoader().load_from_file(report.files['safetensors']).model.eval()
     ours, _ = load_inference_network(path)
     image = verification_image(size=32)
@@ -88,9 +90,14 @@ def test_spandrel_loads_the_supported_variants_with_our_outputs(tmp_path, kind):
         assert (theirs(image) - ours(image)).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize('kind, overrides, advice', [
-    ('rrdb_g4', {}, 'num_grow_ch: 32'), ('compact_relu', {'act_type': 'relu'}, 'act_type: prelu'),
-    ('msrresnet', {}, 'no MSRResNet')])
+@pytest.mark.parametrize(
+    'kind, overrides, advice',
+    [
+        ('rrdb_g4', {}, 'num_grow_ch: 32'),
+        ('compact_relu', {'act_type': 'relu'}, 'act_type: prelu'),
+        ('msrresnet', {}, 'no MSRResNet'),
+    ],
+)
 @pytest.mark.parametrize('spandrel_installed', [True, False])
 def test_unsupported_variants_get_the_warning(tmp_path, monkeypatch, kind, overrides, advice, spandrel_installed):
     if spandrel_installed:
@@ -99,8 +106,9 @@ def test_unsupported_variants_get_the_warning(tmp_path, monkeypatch, kind, overr
         monkeypatch.setitem(__import__('sys').modules, 'spandrel', None)  # `import spandrel` raises ImportError
     path, _ = save_checkpoint(tmp_path, kind)
     lines = []
-    report = export_checkpoint(path, str(tmp_path / 'out'), formats=['safetensors'], overrides=overrides,
-                               log=lines.append)
+    report = export_checkpoint(
+        path, str(tmp_path / 'out'), formats=['safetensors'], overrides=overrides, log=lines.append
+    )
     assert not report.spandrel.recognised
     assert 'will NOT load' in lines[1] and advice in lines[1]
     assert ('loaded with spandrel' in lines[1]) == spandrel_installed
@@ -111,6 +119,7 @@ def test_an_architecture_onnx_cannot_export_is_named_and_the_other_formats_are_w
 
     def refuse(*args, **kwargs):
         raise RuntimeError('Unsupported: ONNX export of operator foo')
+
     monkeypatch.setattr(torch.onnx, 'export', refuse)
     out = tmp_path / 'out'
     assert export_main([path, '--out', str(out)]) == 1
@@ -136,6 +145,7 @@ def test_a_training_state_exports_its_network_file(tmp_path, capsys):
     assert 'net_g_8.pth' in capsys.readouterr().err
     torch.manual_seed(0)
     atomic_save_network({'params': NETS['compact_prelu']().state_dict()}, str(exp / 'models' / 'net_g_8.safetensors'))
-    assert export_main([str(exp / 'training_states' / '8.state'), '--out', str(tmp_path / 'out'),
-                        '--formats', 'pth']) == 0
+    assert (
+        export_main([str(exp / 'training_states' / '8.state'), '--out', str(tmp_path / 'out'), '--formats', 'pth']) == 0
+    )
     assert (tmp_path / 'out' / 'net_g_8.pth').is_file()

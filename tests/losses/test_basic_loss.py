@@ -4,8 +4,16 @@ import pytest
 import torch
 
 from basicsr.archs.vgg_arch import VGGFeatureExtractor
-from basicsr.losses.basic_loss import (CharbonnierLoss, L1Loss, MSELoss, PerceptualLoss, WeightedTVLoss,
-                                       WeightedWvtLoss, gram_matrix, haar_wavelet_split)
+from basicsr.losses.basic_loss import (
+    CharbonnierLoss,
+    L1Loss,
+    MSELoss,
+    PerceptualLoss,
+    WeightedTVLoss,
+    WeightedWvtLoss,
+    gram_matrix,
+    haar_wavelet_split,
+)
 
 
 @pytest.fixture
@@ -28,7 +36,7 @@ def test_l1_loss_is_weighted_mean_absolute_error(pair):
 
 def test_mse_loss_is_weighted_mean_squared_error(pair):
     pred, target, weight = pair
-    squared = (pred - target)**2
+    squared = (pred - target) ** 2
     assert torch.allclose(MSELoss(loss_weight=2.0)(pred, target), 2.0 * squared.mean())
     assert torch.allclose(MSELoss(reduction='sum')(pred, target, weight), (squared * weight).sum())
 
@@ -36,7 +44,7 @@ def test_mse_loss_is_weighted_mean_squared_error(pair):
 def test_charbonnier_loss_is_smoothed_absolute_error(pair):
     pred, target, weight = pair
     eps = 1e-3
-    expected = torch.sqrt((pred - target)**2 + eps)
+    expected = torch.sqrt((pred - target) ** 2 + eps)
     assert torch.allclose(CharbonnierLoss(eps=eps)(pred, target), expected.mean())
     assert torch.allclose(CharbonnierLoss(eps=eps, reduction='none')(pred, target, weight), expected * weight)
 
@@ -47,9 +55,9 @@ def test_pixel_losses_reject_unknown_reduction():
 
 
 def test_tv_loss_sums_mean_vertical_and_horizontal_differences():
-    image = torch.tensor([[[[0., 1., 3.], [2., 2., 2.]]]])
-    vertical = torch.tensor([2., 1., 1.]).mean()
-    horizontal = torch.tensor([1., 2., 0., 0.]).mean()
+    image = torch.tensor([[[[0.0, 1.0, 3.0], [2.0, 2.0, 2.0]]]])
+    vertical = torch.tensor([2.0, 1.0, 1.0]).mean()
+    horizontal = torch.tensor([1.0, 2.0, 0.0, 0.0]).mean()
     assert torch.allclose(WeightedTVLoss(loss_weight=3.0)(image), 3.0 * (vertical + horizontal))
 
 
@@ -62,14 +70,14 @@ def test_haar_split_of_a_constant_image_has_only_low_band():
 
 def test_haar_split_of_a_checkerboard_has_only_high_band():
     rows, cols = torch.meshgrid(torch.arange(4), torch.arange(4), indexing='ij')
-    checkerboard = ((-1.0)**(rows + cols)).view(1, 1, 4, 4)
+    checkerboard = ((-1.0) ** (rows + cols)).view(1, 1, 4, 4)
     low, middle, high = haar_wavelet_split(checkerboard)
     assert low.abs().max() == 0 and middle.abs().max() == 0
     assert torch.allclose(high, torch.full_like(high, 2.0))
 
 
 def test_haar_split_middle_band_holds_horizontal_then_vertical_detail():
-    columns = torch.tensor([0., 1.]).repeat(2, 1).view(1, 1, 2, 2)  # changes left to right only
+    columns = torch.tensor([0.0, 1.0]).repeat(2, 1).view(1, 1, 2, 2)  # changes left to right only
     _, middle, _ = haar_wavelet_split(columns)
     assert middle[0, 0].item() == pytest.approx(1.0) and middle[0, 1].item() == 0
 
@@ -87,7 +95,7 @@ def test_wavelet_loss_on_constant_offset_sees_only_the_low_band():
 
 def test_wavelet_loss_on_checkerboard_sees_only_the_high_band():
     rows, cols = torch.meshgrid(torch.arange(4), torch.arange(4), indexing='ij')
-    checkerboard = (0.1 * (-1.0)**(rows + cols)).expand(1, 3, 4, 4)
+    checkerboard = (0.1 * (-1.0) ** (rows + cols)).expand(1, 3, 4, 4)
     target = torch.full((1, 3, 4, 4), 0.5)
     loss = WeightedWvtLoss(loss_weight=2.0, weights=[1, 0.1, 0.01])(target + checkerboard, target)
     assert loss.item() == pytest.approx(2.0 * 0.01 * (4 * 0.1 / 2), rel=1e-5)
@@ -128,11 +136,14 @@ def _images():
     return torch.rand(2, 3, 16, 16, generator=generator), torch.rand(2, 3, 16, 16, generator=generator)
 
 
-@pytest.mark.parametrize('criterion, distance', [
-    ('l1', lambda a, b: (a - b).abs().mean()),
-    ('l2', lambda a, b: ((a - b)**2).mean()),
-    ('fro', lambda a, b: torch.sqrt(((a - b)**2).sum())),
-])
+@pytest.mark.parametrize(
+    'criterion, distance',
+    [
+        ('l1', lambda a, b: (a - b).abs().mean()),
+        ('l2', lambda a, b: ((a - b) ** 2).mean()),
+        ('fro', lambda a, b: torch.sqrt(((a - b) ** 2).sum())),
+    ],
+)
 def test_perceptual_loss_is_weighted_feature_distance(criterion, distance):
     loss, reference = _random_perceptual(perceptual_weight=2.0, criterion=criterion)
     x, gt = _images()

@@ -1,4 +1,5 @@
 """Specification of the PDD distillation loss (arXiv 2407.07302) against straightforward recomputations."""
+
 import itertools
 import math
 
@@ -28,8 +29,9 @@ INTER_WEIGHTS = {'conv1_2': 0.5, 'conv2_1': 0.25, 'conv3_1': 0.25}
 INTRA_WEIGHTS = {'conv1_1': 0.1, 'conv2_2': 0.3, 'conv3_1': 1.0}
 INTER_DELTA_TYPES = ['gram_change', 'gram', 'l1', 'l2']
 INTRA_CRITERIA = ['ce', 'l1', 'l2', 'fro', 'cosine_sim']
-INTRA_OPTIONS = [(delta, cri) for delta, cri in itertools.product(['l1', 'fro'], INTRA_CRITERIA)
-                 if (delta, cri) != ('fro', 'ce')]
+INTRA_OPTIONS = [
+    (delta, cri) for delta, cri in itertools.product(['l1', 'fro'], INTRA_CRITERIA) if (delta, cri) != ('fro', 'ce')
+]
 
 
 def make_loss(**options) -> DistillationLoss:
@@ -66,7 +68,7 @@ def expected_inter_delta(specialist: torch.Tensor, generalist: torch.Tensor, del
         return expected_gram(specialist) - expected_gram(generalist)
     if delta_type == 'l1':
         return torch.abs(specialist - generalist)
-    return (specialist - generalist)**2
+    return (specialist - generalist) ** 2
 
 
 def frobenius(tensor: torch.Tensor) -> torch.Tensor:
@@ -92,21 +94,27 @@ def expected_intra_layer(f_x1, f_ref1, f_x2, f_ref2, delta_type: str, criterion:
     if criterion == 'l1':
         return torch.abs(d_s - d_g).mean()
     if criterion == 'l2':
-        return ((d_s - d_g)**2).mean()
+        return ((d_s - d_g) ** 2).mean()
     return frobenius(d_s - d_g)
 
 
 def expected_inter_term(loss, images, delta_type: str, rinter_weight: float) -> torch.Tensor:
     f_x1, f_ref1, f_x2, f_ref2 = separate_features(loss, images)
-    return rinter_weight * sum(w * frobenius(
-        expected_inter_delta(f_x1[k], f_ref1[k], delta_type) - expected_inter_delta(f_x2[k], f_ref2[k], delta_type))
-                               for k, w in INTER_WEIGHTS.items())
+    return rinter_weight * sum(
+        w
+        * frobenius(
+            expected_inter_delta(f_x1[k], f_ref1[k], delta_type) - expected_inter_delta(f_x2[k], f_ref2[k], delta_type)
+        )
+        for k, w in INTER_WEIGHTS.items()
+    )
 
 
 def expected_intra_term(loss, images, delta_type: str, criterion: str, rintra_weight: float) -> torch.Tensor:
     f_x1, f_ref1, f_x2, f_ref2 = separate_features(loss, images)
-    return rintra_weight * sum(w * expected_intra_layer(f_x1[k], f_ref1[k], f_x2[k], f_ref2[k], delta_type, criterion)
-                               for k, w in INTRA_WEIGHTS.items())
+    return rintra_weight * sum(
+        w * expected_intra_layer(f_x1[k], f_ref1[k], f_x2[k], f_ref2[k], delta_type, criterion)
+        for k, w in INTRA_WEIGHTS.items()
+    )
 
 
 @pytest.fixture(scope='module')
@@ -121,8 +129,10 @@ def test_distillation_loss_is_registered_under_its_plain_name():
 
 def test_distillation_loss_accepts_the_authors_domain_opt_keys(authors_loss):
     assert isinstance(authors_loss, DistillationLoss)
-    assert authors_loss.layers == [*AUTHORS_DOMAIN_OPT['layer_weights_inter'],
-                                   *AUTHORS_DOMAIN_OPT['layer_weights_intra']]
+    assert authors_loss.layers == [
+        *AUTHORS_DOMAIN_OPT['layer_weights_inter'],
+        *AUTHORS_DOMAIN_OPT['layer_weights_intra'],
+    ]
     l_inter, l_intra = authors_loss(*make_images())
     assert l_inter.ndim == 0 and l_intra.ndim == 0
     assert l_inter > 0 and l_intra > 0
@@ -131,8 +141,7 @@ def test_distillation_loss_accepts_the_authors_domain_opt_keys(authors_loss):
 @pytest.mark.parametrize('cri_inter', ['fro'])
 @pytest.mark.parametrize('delta_inter_type', INTER_DELTA_TYPES)
 def test_inter_term_matches_a_straightforward_computation(delta_inter_type, cri_inter):
-    loss = make_loss(layer_weights_intra={}, delta_inter_type=delta_inter_type, cri_inter=cri_inter,
-                     rinter_weight=0.7)
+    loss = make_loss(layer_weights_intra={}, delta_inter_type=delta_inter_type, cri_inter=cri_inter, rinter_weight=0.7)
     images = make_images(seed=1)
     l_inter, _ = loss(*images)
     expected = expected_inter_term(loss, images, delta_inter_type, rinter_weight=0.7)
@@ -142,8 +151,7 @@ def test_inter_term_matches_a_straightforward_computation(delta_inter_type, cri_
 
 @pytest.mark.parametrize('delta_intra_type,cri_intra', INTRA_OPTIONS)
 def test_intra_term_matches_a_straightforward_computation(delta_intra_type, cri_intra):
-    loss = make_loss(layer_weights_inter={}, delta_intra_type=delta_intra_type, cri_intra=cri_intra,
-                     rintra_weight=1.3)
+    loss = make_loss(layer_weights_inter={}, delta_intra_type=delta_intra_type, cri_intra=cri_intra, rintra_weight=1.3)
     images = make_images(seed=1)
     _, l_intra = loss(*images)
     expected = expected_intra_term(loss, images, delta_intra_type, cri_intra, rintra_weight=1.3)
@@ -227,9 +235,10 @@ def test_gradient_is_finite_when_models_agree(authors_loss):
     assert torch.isfinite(x1_specialist.grad).all() and torch.isfinite(x2_specialist.grad).all()
 
 
-@pytest.mark.parametrize('delta_inter_type,delta_intra_type,cri_intra', [('gram_change', 'l1', 'ce'),
-                                                                        ('l1', 'l1', 'l1'), ('gram', 'l1', 'l2'),
-                                                                        ('l2', 'fro', 'fro')])
+@pytest.mark.parametrize(
+    'delta_inter_type,delta_intra_type,cri_intra',
+    [('gram_change', 'l1', 'ce'), ('l1', 'l1', 'l1'), ('gram', 'l1', 'l2'), ('l2', 'fro', 'fro')],
+)
 def test_terms_are_invariant_to_a_common_batch_permutation(delta_inter_type, delta_intra_type, cri_intra):
     loss = make_loss(delta_inter_type=delta_inter_type, delta_intra_type=delta_intra_type, cri_intra=cri_intra)
     images = make_images(batch=3)
@@ -246,7 +255,7 @@ def test_mean_reduced_intra_term_averages_the_per_sample_pairs(cri_intra):
     loss = make_loss(cri_intra=cri_intra)
     images = make_images(batch=3, seed=3)
     _, l_intra = loss(*images)
-    per_pair = [loss(*(image[i:i + 1] for image in images))[1] for i in range(3)]
+    per_pair = [loss(*(image[i : i + 1] for image in images))[1] for i in range(3)]
     torch.testing.assert_close(l_intra, torch.stack(per_pair).mean(), rtol=1e-4, atol=1e-7)
 
 
@@ -284,9 +293,16 @@ def test_forward_features_names_missing_layers():
         loss.forward_features(*features)
 
 
-@pytest.mark.parametrize('options,disabled', [({'layer_weights_inter': {}}, 0), ({'layer_weights_inter': None}, 0),
-                                              ({'rinter_weight': 0}, 0), ({'layer_weights_intra': {}}, 1),
-                                              ({'rintra_weight': 0.0}, 1)])
+@pytest.mark.parametrize(
+    'options,disabled',
+    [
+        ({'layer_weights_inter': {}}, 0),
+        ({'layer_weights_inter': None}, 0),
+        ({'rinter_weight': 0}, 0),
+        ({'layer_weights_intra': {}}, 1),
+        ({'rintra_weight': 0.0}, 1),
+    ],
+)
 def test_a_disabled_term_returns_none(options, disabled):
     loss = make_loss(**options)
     terms = loss(*make_images())
@@ -299,17 +315,29 @@ def test_layers_lists_only_the_enabled_terms_layers():
     assert make_loss().layers == ['conv1_2', 'conv2_1', 'conv3_1', 'conv1_1', 'conv2_2']
 
 
-@pytest.mark.parametrize('key,allowed', [('delta_inter_type', 'gram_change'), ('cri_inter', 'fro'),
-                                         ('delta_intra_type', 'l1'), ('cri_intra', 'cosine_sim')])
+@pytest.mark.parametrize(
+    'key,allowed',
+    [
+        ('delta_inter_type', 'gram_change'),
+        ('cri_inter', 'fro'),
+        ('delta_intra_type', 'l1'),
+        ('cri_intra', 'cosine_sim'),
+    ],
+)
 def test_unknown_option_value_names_the_option_and_allowed_values(key, allowed):
     with pytest.raises(ValueError, match=f"'{key}'.*'{allowed}'"):
         make_loss(**{key: 'bogus'})
 
 
-@pytest.mark.parametrize('options,message', [({'delta_intra_type': 'fro', 'cri_intra': 'ce'}, 'delta_intra_type'),
-                                             ({'model_type': 'alexnet'}, 'model_type'),
-                                             ({'rintra_weight': -1.0}, 'rintra_weight'),
-                                             ({'layer_weights_inter': {}, 'layer_weights_intra': None}, 'disabled')])
+@pytest.mark.parametrize(
+    'options,message',
+    [
+        ({'delta_intra_type': 'fro', 'cri_intra': 'ce'}, 'delta_intra_type'),
+        ({'model_type': 'alexnet'}, 'model_type'),
+        ({'rintra_weight': -1.0}, 'rintra_weight'),
+        ({'layer_weights_inter': {}, 'layer_weights_intra': None}, 'disabled'),
+    ],
+)
 def test_invalid_configuration_is_rejected(options, message):
     with pytest.raises(ValueError, match=message):
         make_loss(**options)

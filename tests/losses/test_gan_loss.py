@@ -24,7 +24,7 @@ def test_vanilla_gan_is_binary_cross_entropy_on_logits():
 
 def test_lsgan_is_squared_distance_to_label():
     gan = GANLoss('lsgan')
-    assert torch.allclose(gan(LOGITS, True, is_disc=True), ((LOGITS - 1)**2).mean())
+    assert torch.allclose(gan(LOGITS, True, is_disc=True), ((LOGITS - 1) ** 2).mean())
     assert torch.allclose(gan(LOGITS, False, is_disc=True), (LOGITS**2).mean())
 
 
@@ -61,7 +61,7 @@ def test_multiscale_gan_loss_averages_scales_and_uses_last_feature():
     gan, multi = GANLoss('lsgan'), MultiScaleGANLoss('lsgan')
     coarse, fine = torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 4, 4) * 3
     expected = (gan(coarse, True) + gan(fine, True)) / 2
-    assert torch.allclose(multi([coarse, [torch.full((1, 1, 4, 4), 99.), fine]], True), expected)
+    assert torch.allclose(multi([coarse, [torch.full((1, 1, 4, 4), 99.0), fine]], True), expected)
     assert torch.allclose(multi(fine, False), gan(fine, False))
 
 

@@ -10,24 +10,24 @@ def absolute_error(pred, target):
 
 
 def test_weighted_loss_reduces_elementwise_loss_by_mean_sum_or_none():
-    pred = torch.tensor([0., 2., 3.])
-    target = torch.tensor([1., 1., 1.])
+    pred = torch.tensor([0.0, 2.0, 3.0])
+    target = torch.tensor([1.0, 1.0, 1.0])
     assert absolute_error(pred, target).item() == pytest.approx(4 / 3)
     assert absolute_error(pred, target, reduction='sum').item() == pytest.approx(4)
-    assert torch.equal(absolute_error(pred, target, reduction='none'), torch.tensor([1., 1., 2.]))
+    assert torch.equal(absolute_error(pred, target, reduction='none'), torch.tensor([1.0, 1.0, 2.0]))
 
 
 def test_weighted_mean_averages_over_the_weighted_region_only():
-    pred = torch.tensor([0., 2., 3.])
-    target = torch.tensor([1., 1., 1.])
-    weight = torch.tensor([1., 0., 1.])
+    pred = torch.tensor([0.0, 2.0, 3.0])
+    target = torch.tensor([1.0, 1.0, 1.0])
+    weight = torch.tensor([1.0, 0.0, 1.0])
     assert absolute_error(pred, target, weight).item() == pytest.approx((1 + 2) / 2)
     assert absolute_error(pred, target, weight, reduction='sum').item() == pytest.approx(3)
 
 
 def test_single_channel_weight_counts_once_per_loss_channel():
     loss = torch.arange(12, dtype=torch.float32).reshape(1, 3, 2, 2)
-    weight = torch.tensor([[[[1., 0.], [0., 1.]]]])
+    weight = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])
     expected = (loss * weight).sum() / (weight.sum() * 3)
     assert torch.allclose(weight_reduce_loss(loss, weight, 'mean'), expected)
 

@@ -13,8 +13,9 @@ def test_build_loss_creates_registered_loss_from_options_without_changing_them()
 
 
 def test_build_loss_builds_gan_loss_from_pdd_options():
-    loss = build_loss({'type': 'GANLoss', 'gan_type': 'vanilla', 'real_label_val': 1.0, 'fake_label_val': 0.0,
-                       'loss_weight': 1e-2})
+    loss = build_loss(
+        {'type': 'GANLoss', 'gan_type': 'vanilla', 'real_label_val': 1.0, 'fake_label_val': 0.0, 'loss_weight': 1e-2}
+    )
     assert isinstance(loss, gan_loss.GANLoss)
     assert torch.allclose(loss(torch.zeros(1), True), torch.tensor(0.01 * 0.6931472))
 

@@ -1,4 +1,5 @@
 """Specification of the naive feature distillation baseline ('ND' in the PDD paper's ablation)."""
+
 import pytest
 import torch
 
@@ -35,8 +36,10 @@ def test_naive_distillation_loss_is_weighted_mean_absolute_feature_difference():
     specialist, generalist = make_pair(seed=1)
     with torch.no_grad():
         f_specialist, f_generalist = loss.vgg(specialist), loss.vgg(generalist)
-    expected = 0.3 * sum(weight * torch.abs(f_specialist[k].double() - f_generalist[k].double()).mean()
-                         for k, weight in LAYER_WEIGHTS.items())
+    expected = 0.3 * sum(
+        weight * torch.abs(f_specialist[k].double() - f_generalist[k].double()).mean()
+        for k, weight in LAYER_WEIGHTS.items()
+    )
     value = loss(specialist, generalist)
     assert value > 0
     torch.testing.assert_close(value.double(), expected, rtol=1e-4, atol=1e-8)

@@ -1,4 +1,5 @@
 """SharedVGGPasses: the fewest batched VGG passes that give every loss the features its own extractor would."""
+
 import pytest
 import torch
 
@@ -49,10 +50,12 @@ def test_passes_give_each_need_its_own_extractors_features_with_gradients_only_w
     perceptual.vgg_net.conv1_1.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
     output = torch.rand(2, 3, 16, 16, requires_grad=True)
     images = {'out': output, 'ref': torch.rand(2, 3, 16, 16), 'gt': torch.rand(2, 3, 16, 16)}
-    needs = [FeatureNeed(distillation, ('conv2_1',), 'out', True),
-             FeatureNeed(distillation, ('conv2_1',), 'ref', False),
-             FeatureNeed(perceptual, ('conv1_2', 'conv2_2'), 'out', True),
-             FeatureNeed(perceptual, ('conv1_2', 'conv2_2'), 'gt', False)]
+    needs = [
+        FeatureNeed(distillation, ('conv2_1',), 'out', True),
+        FeatureNeed(distillation, ('conv2_1',), 'ref', False),
+        FeatureNeed(perceptual, ('conv1_2', 'conv2_2'), 'out', True),
+        FeatureNeed(perceptual, ('conv1_2', 'conv2_2'), 'gt', False),
+    ]
     bank = SharedVGGPasses([distillation, perceptual]).run(needs, images)
     assert sorted(calls) == [2, 4]
     for need in needs:
@@ -85,8 +88,10 @@ def test_feature_gradients_reach_a_channels_last_vgg_in_channels_last_and_unchan
             out.register_hook(grads.append)
 
     vgg.vgg_net.conv1_2.register_forward_hook(record_gradient)
-    images = {name: torch.rand(1, 3, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
-              for name in ('used', 'unused')}
+    images = {
+        name: torch.rand(1, 3, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+        for name in ('used', 'unused')
+    }
     needs = [FeatureNeed(vgg, ('conv1_2',), name, True) for name in images]
     bank = SharedVGGPasses([vgg]).run(needs, images)
     bank.get(vgg, 'used')['conv1_2'].abs().mean().backward()  # a mean hands back an NCHW gradient

@@ -1,4 +1,5 @@
 """HaarPSI checked against piq's implementation on real photo pairs, and its defining properties."""
+
 import cv2
 import numpy as np
 import pytest
@@ -24,10 +25,12 @@ def degraded_versions(gt: np.ndarray) -> dict[str, np.ndarray]:
     small = cv2.resize(gt, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
     _, jpeg = cv2.imencode('.jpg', gt, [cv2.IMWRITE_JPEG_QUALITY, 20])
     noise = np.random.default_rng(0).normal(0, 10, gt.shape)
-    return {'blur': cv2.GaussianBlur(gt, (0, 0), 1.5),
-            'bicubic_x4': cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC),
-            'jpeg_q20': cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
-            'noise': np.clip(gt + noise, 0, 255).astype(np.uint8)}
+    return {
+        'blur': cv2.GaussianBlur(gt, (0, 0), 1.5),
+        'bicubic_x4': cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC),
+        'jpeg_q20': cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
+        'noise': np.clip(gt + noise, 0, 255).astype(np.uint8),
+    }
 
 
 def piq_haarpsi(img: np.ndarray, ref: np.ndarray) -> float:
@@ -37,13 +40,14 @@ def piq_haarpsi(img: np.ndarray, ref: np.ndarray) -> float:
 
     def tensor(x: np.ndarray) -> torch.Tensor:
         x = x[..., ::-1] if x.shape[2] == 3 else x
-        return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].double() / 255.
+        return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].double() / 255.0
 
-    return piq.haarpsi(tensor(img), tensor(ref), data_range=1.).item()
+    return piq.haarpsi(tensor(img), tensor(ref), data_range=1.0).item()
 
 
-PAIRS = [(name, kind) for name in ('chelsea', 'coffee', 'camera')
-         for kind in ('blur', 'bicubic_x4', 'jpeg_q20', 'noise')]
+PAIRS = [
+    (name, kind) for name in ('chelsea', 'coffee', 'camera') for kind in ('blur', 'bicubic_x4', 'jpeg_q20', 'noise')
+]
 
 
 @pytest.mark.parametrize('name, kind', PAIRS)

@@ -21,15 +21,29 @@ def test_calculate_metric_calls_registered_function_with_options(pair):
 
 
 def test_calculate_metric_accepts_pdd_lpips_options_with_better(pair):
-    opt = {'type': 'calculate_lpips', 'crop_border': 4, 'test_y_channel': False, 'better': 'lower',
-           'pretrained_backbone': False, 'device': 'cpu'}
+    opt = {
+        'type': 'calculate_lpips',
+        'crop_border': 4,
+        'test_y_channel': False,
+        'better': 'lower',
+        'pretrained_backbone': False,
+        'device': 'cpu',
+    }
     assert calculate_metric({'img': pair[0], 'img2': pair[1]}, opt) > 0
 
 
-@pytest.mark.parametrize('metric_type, direction', [
-    ('calculate_psnr', 'higher'), ('calculate_ssim', 'higher'), ('calculate_psnr_pt', 'higher'),
-    ('calculate_ssim_pt', 'higher'), ('calculate_niqe', 'lower'), ('calculate_lpips', 'lower'),
-    ('calculate_haarpsi', 'higher')])
+@pytest.mark.parametrize(
+    'metric_type, direction',
+    [
+        ('calculate_psnr', 'higher'),
+        ('calculate_ssim', 'higher'),
+        ('calculate_psnr_pt', 'higher'),
+        ('calculate_ssim_pt', 'higher'),
+        ('calculate_niqe', 'lower'),
+        ('calculate_lpips', 'lower'),
+        ('calculate_haarpsi', 'higher'),
+    ],
+)
 def test_metric_better_uses_the_declared_direction(metric_type, direction):
     assert metric_better({'type': metric_type, 'crop_border': 4}) == direction
 
@@ -43,6 +57,14 @@ def test_metric_better_prefers_the_option_and_validates_it():
 
 
 def test_every_builtin_metric_declares_its_direction():
-    for name in ('calculate_psnr', 'calculate_ssim', 'calculate_psnr_pt', 'calculate_ssim_pt', 'calculate_niqe',
-                 'calculate_lpips', 'calculate_pyiqa', 'calculate_haarpsi'):
+    for name in (
+        'calculate_psnr',
+        'calculate_ssim',
+        'calculate_psnr_pt',
+        'calculate_ssim_pt',
+        'calculate_niqe',
+        'calculate_lpips',
+        'calculate_pyiqa',
+        'calculate_haarpsi',
+    ):
         assert hasattr(METRIC_REGISTRY.get(name), 'better')

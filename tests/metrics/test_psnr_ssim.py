@@ -8,7 +8,7 @@ from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_psnr_pt, calcula
 
 
 def plain_psnr(a, b):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64))**2)
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return 10 * np.log10(255.0**2 / mse)
 
 
@@ -21,7 +21,7 @@ def plain_y(bgr_uint8):
 def plain_ssim_channel(a, b):
     """SSIM by the formula of Wang et al. (2004): 11x11 Gaussian windows (sigma 1.5) fully inside the image."""
     coords = np.arange(11) - 5
-    g = np.exp(-coords**2 / (2 * 1.5**2))
+    g = np.exp(-(coords**2) / (2 * 1.5**2))
     window = np.outer(g, g) / np.outer(g, g).sum()
     pa, pb = sliding_window_view(a, (11, 11)), sliding_window_view(b, (11, 11))
 
@@ -32,7 +32,7 @@ def plain_ssim_channel(a, b):
     var_a = weighted_mean(pa**2) - mu_a**2
     var_b = weighted_mean(pb**2) - mu_b**2
     cov = weighted_mean(pa * pb) - mu_a * mu_b
-    c1, c2 = (0.01 * 255)**2, (0.03 * 255)**2
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     ssim_map = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return ssim_map.mean()
 
@@ -118,7 +118,9 @@ def test_tensor_versions_equal_numpy_versions_per_image(bgr_pair, crop_border, t
     ssim = calculate_ssim_pt(batch, batch2, crop_border, test_y_channel=test_y_channel)
     assert psnr.shape == (2,) and ssim.shape == (2,)
     for i, img2 in enumerate((noisy, other)):
-        assert psnr[i].item() == pytest.approx(calculate_psnr(clean, img2, crop_border, test_y_channel=test_y_channel),
-                                               abs=1e-4)
-        assert ssim[i].item() == pytest.approx(calculate_ssim(clean, img2, crop_border, test_y_channel=test_y_channel),
-                                               abs=1e-6)
+        assert psnr[i].item() == pytest.approx(
+            calculate_psnr(clean, img2, crop_border, test_y_channel=test_y_channel), abs=1e-4
+        )
+        assert ssim[i].item() == pytest.approx(
+            calculate_ssim(clean, img2, crop_border, test_y_channel=test_y_channel), abs=1e-6
+        )

@@ -58,7 +58,16 @@ def test_pyiqa_full_reference_metric_gets_both_images_and_is_cached(fake_pyiqa):
     assert fake_pyiqa == [('lpips', torch.device('cpu'))]
 
 
-@pytest.mark.parametrize('metric, direction', [('niqe', 'lower'), ('lpips-vgg', 'lower'), ('brisque_matlab', 'lower'),
-                                               ('musiq', 'higher'), ('nrqm', 'higher'), ('psnr', 'higher')])
+@pytest.mark.parametrize(
+    'metric, direction',
+    [
+        ('niqe', 'lower'),
+        ('lpips-vgg', 'lower'),
+        ('brisque_matlab', 'lower'),
+        ('musiq', 'higher'),
+        ('nrqm', 'higher'),
+        ('psnr', 'higher'),
+    ],
+)
 def test_pyiqa_direction_follows_the_metric_family(metric, direction):
     assert pyiqa_better(metric=metric) == direction

@@ -1,4 +1,5 @@
 """ESRGANModel: the relativistic average GAN losses (ESRGAN, Wang et al. 2018, Eq. 1-2), training and exact resume."""
+
 import os
 from collections import OrderedDict
 
@@ -7,8 +8,17 @@ from torch.nn.functional import binary_cross_entropy_with_logits as bce
 
 from basicsr.archs import build_network
 from basicsr.utils.options import load_option_file
-from tests.models.test_srgan_model import (GAN_LOG_KEYS, REPO, assert_resume_is_exact, build, gan_options,  # noqa: F401
-                                           one_torch_thread, params_changed, random_batch, snapshot, x2_folders)
+from tests.models.test_srgan_model import (  # noqa: F401
+    GAN_LOG_KEYS,
+    REPO,
+    assert_resume_is_exact,
+    build,
+    gan_options,
+    one_torch_thread,
+    params_changed,
+    random_batch,
+    snapshot,
+)
 
 
 def esrgan_model(tmp_path):
@@ -57,8 +67,8 @@ def test_step_with_the_vgg_style_discriminator_updates_both_networks(tmp_path):
     assert set(model.get_current_log()) == GAN_LOG_KEYS
 
 
-def test_esrgan_resumed_mid_epoch_ends_bit_identical_to_an_uninterrupted_run(x2_folders, tmp_path):
-    assert_resume_is_exact(tmp_path, x2_folders, 'ESRGANModel')
+def test_esrgan_resumed_mid_epoch_ends_bit_identical_to_an_uninterrupted_run(paired_folders, tmp_path):
+    assert_resume_is_exact(tmp_path, paired_folders, 'ESRGANModel')
 
 
 def test_paper_recipe_discriminator_judges_its_gt_crops():

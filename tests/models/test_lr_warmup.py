@@ -1,4 +1,5 @@
 """Linear warm-up hands over to the scheduler's own values (BasicSR 1.4 kept the last warm-up lr until a milestone)."""
+
 import warnings
 
 import pytest

@@ -1,13 +1,14 @@
 """PDD option checks (basicsr.models.pdd_checks): each mistake is named by its YAML key before any model is built."""
+
 import logging
 import os
 
 import pytest
 
 from basicsr.models.pdd_checks import check_pdd_options
+from basicsr.option_check import OptionError, validate_options
 from basicsr.train import train_pipeline
 from basicsr.utils.logger import get_root_logger
-from basicsr.option_check import OptionError, validate_options
 from basicsr.utils.options import setup_options
 from tests.helpers.pdd_options import save_generalist, tiny_pdd_options, write_options, write_pdd_data
 
@@ -65,11 +66,17 @@ def test_static_mode_with_its_generalist_passes(tmp_path):
     assert check_pdd_options(opt) == []
 
 
-@pytest.mark.parametrize('resize_step', [
-    {'type': 'RandomResize', 'keys': ['lq'],
-     'params': {'target_size': [8, 8], 'resize_opt': ['bicubic'], 'resize_prob': [1]}},
-    {'type': 'MATLABLikeResize', 'keys': ['lq'], 'output_shape': [8, 8]},
-])
+@pytest.mark.parametrize(
+    'resize_step',
+    [
+        {
+            'type': 'RandomResize',
+            'keys': ['lq'],
+            'params': {'target_size': [8, 8], 'resize_opt': ['bicubic'], 'resize_prob': [1]},
+        },
+        {'type': 'MATLABLikeResize', 'keys': ['lq'], 'output_shape': [8, 8]},
+    ],
+)
 def test_synthetic_crop_and_lr_size_must_give_the_scale(resize_step):
     opt = tiny_pdd_options(scale=4)
     opt['scale'] = 2
@@ -97,8 +104,9 @@ def test_both_training_streams_are_required():
 
 def test_distillation_layer_that_the_vgg_type_lacks_is_named():
     opt = tiny_pdd_options()
-    opt['train']['domain_opt'].update(model_type='vgg11', layer_weights_inter={'conv2_1': 1.0},
-                                     layer_weights_intra={'conv3_1': 1.0, 'conv5_4': 1.0})
+    opt['train']['domain_opt'].update(
+        model_type='vgg11', layer_weights_inter={'conv2_1': 1.0}, layer_weights_intra={'conv3_1': 1.0, 'conv5_4': 1.0}
+    )
     problems = check_pdd_options(opt)
     assert key_paths(problems) == ['train.domain_opt.layer_weights_intra.conv5_4']
     assert "vgg11 has no layer 'conv5_4'" in problems[0] and 'conv5_2' in problems[0]
@@ -124,8 +132,11 @@ def test_validation_lists_every_pdd_problem_with_its_key_path(data, tmp_path):
     opt['train']['domain_opt']['layer_weights_inter'] = {'conv9_1': 1.0}
     with pytest.raises(OptionError) as err:
         validate_options(setup_options(opt, str(tmp_path), is_train=True))
-    assert key_paths(err.value.problems) == ['path.pretrain_network_g_fix', 'datasets.train_t.lq_size',
-                                             'train.domain_opt.layer_weights_inter.conv9_1']
+    assert key_paths(err.value.problems) == [
+        'path.pretrain_network_g_fix',
+        'datasets.train_t.lq_size',
+        'train.domain_opt.layer_weights_inter.conv9_1',
+    ]
     assert str(tmp_path / 'missing_generalist.pth') in err.value.problems[0]
 
 

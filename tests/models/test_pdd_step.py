@@ -1,5 +1,6 @@
 """SRGANRefModel's one step computes the PDD authors' losses and gradients (their order, benchmarks/reference_step.py)
 with every exact switch on, with all off, and with each one off alone; AMP and compile are switches of the same step."""
+
 import functools
 
 import pytest
@@ -103,8 +104,11 @@ def test_all_exact_switches_off_is_the_same_step_too(tmp_path, vgg_file):
 
 def test_switches_off_show_in_the_model(tmp_path, vgg_file):
     on = pdd_model(tmp_path, vgg_file, {})
-    off = pdd_model(tmp_path, vgg_file, {'shared_vgg': False, 'channels_last': False, 'fused_optimizer': False,
-                                         'inference_mode': False})
+    off = pdd_model(
+        tmp_path,
+        vgg_file,
+        {'shared_vgg': False, 'channels_last': False, 'fused_optimizer': False, 'inference_mode': False},
+    )
     for model in (on, off):
         model.optimize_parameters(ITERATION)
     assert (on.vgg_passes.pass_groups, off.vgg_passes.pass_groups) == (1, 2)
@@ -126,8 +130,9 @@ def test_shared_vgg_runs_two_batched_passes_where_the_authors_run_six(tmp_path, 
     fast = pdd_model(tmp_path, vgg_file, {})
     reference = pdd_model(tmp_path, vgg_file, REFERENCE_PERF, source=fast)
     fast_calls = count_calls(fast.cri_domain.vgg.vgg_net.conv1_1, fast.cri_perceptual.vgg.vgg_net.conv1_1)
-    reference_calls = count_calls(reference.cri_domain.vgg.vgg_net.conv1_1,
-                                  reference.cri_perceptual.vgg.vgg_net.conv1_1)
+    reference_calls = count_calls(
+        reference.cri_domain.vgg.vgg_net.conv1_1, reference.cri_perceptual.vgg.vgg_net.conv1_1
+    )
     fast.optimize_parameters(ITERATION)
     authors_optimize_parameters(reference, ITERATION)
     assert sorted(fast_calls) == [4, 6]  # specialist outputs of both streams; generalist outputs and GT

@@ -1,5 +1,6 @@
 """The training switches (`train.perf`, `train.accum_iter`, `train.grad_clip` and the forks' spellings): read once,
 every problem reported with its key path, up front with the other option problems."""
+
 import pytest
 
 from basicsr.models import model_class
@@ -15,7 +16,10 @@ from tests.conftest import tiny_sr_options
 GAN_NETS = ('net_g', 'net_d')
 
 
-def resolve(opt: dict, defaults=PerfOptions(), networks=GAN_NETS, device='cpu'):
+DEFAULTS = PerfOptions()
+
+
+def resolve(opt: dict, defaults=DEFAULTS, networks=GAN_NETS, device='cpu'):
     return resolve_perf(opt, defaults, networks, device)
 
 
@@ -27,19 +31,29 @@ def test_defaults_are_basicsr_math_and_pdd_turns_its_exact_speedups_on():
 
 
 def test_switches_are_read_from_perf_train_and_top_level():
-    opt = {'amp': 'bf16', 'train': {'perf': {'foreach_ema': False}, 'compile': 'max-autotune', 'accum_iter': 4,
-                                    'grad_clip': {'net_d': 5}}}
+    opt = {
+        'amp': 'bf16',
+        'train': {
+            'perf': {'foreach_ema': False},
+            'compile': 'max-autotune',
+            'accum_iter': 4,
+            'grad_clip': {'net_d': 5},
+        },
+    }
     perf, problems = resolve(opt)
     assert problems == []
     assert (perf.amp, perf.compile, perf.foreach_ema, perf.accum_iter) == ('bf16', 'max-autotune', False, 4)
     assert perf.grad_clip == {'net_d': 5.0}
 
 
-@pytest.mark.parametrize('opt, expected', [
-    ({'use_amp': True, 'amp_bf16': True}, 'bf16'),  # traiNNer-redux
-    ({'use_amp': True, 'bfloat16': True}, 'bf16'),  # neosr
-    ({'use_amp': False}, None),
-])
+@pytest.mark.parametrize(
+    'opt, expected',
+    [
+        ({'use_amp': True, 'amp_bf16': True}, 'bf16'),  # traiNNer-redux
+        ({'use_amp': True, 'bfloat16': True}, 'bf16'),  # neosr
+        ({'use_amp': False}, None),
+    ],
+)
 def test_amp_aliases_of_the_forks(opt, expected):
     perf, problems = resolve({**opt, 'train': {}})
     assert problems == [] and perf.amp == expected
@@ -49,13 +63,18 @@ def test_use_amp_alone_means_fp16_which_needs_a_gpu():
     perf, problems = resolve({'use_amp': True, 'train': {}}, device='cuda')
     assert perf.amp == 'fp16' and problems == []
     _, problems = resolve({'use_amp': True, 'train': {}}, device='cpu')
-    assert problems == ['use_amp: fp16 needs a CUDA GPU (on the CPU it is emulated, slow and needs loss scaling); '
-                        'use bf16 on the CPU']
+    assert problems == [
+        'use_amp: fp16 needs a CUDA GPU (on the CPU it is emulated, slow and needs loss scaling); use bf16 on the CPU'
+    ]
 
 
 def test_other_aliases_map_to_our_switches():
-    opt = {'use_channels_last': True, 'use_compile': False, 'train': {'grad_clip': True},
-           'datasets': {'train': {'accum_iter': 3}}}
+    opt = {
+        'use_channels_last': True,
+        'use_compile': False,
+        'train': {'grad_clip': True},
+        'datasets': {'train': {'accum_iter': 3}},
+    }
     perf, problems = resolve(opt)
     assert problems == [] and perf.channels_last and perf.accum_iter == 3 and perf.grad_clip == {'net_g': 1.0}
     perf, _ = resolve({'train': {}, 'datasets': {'train': {'accumulate': 2}}})
@@ -68,22 +87,29 @@ def test_an_alias_and_our_key_agreeing_is_fine_and_disagreeing_is_an_error():
     assert problems == ["use_amp: 'bf16' conflicts with train.perf.amp: 'fp16' (both set amp); keep one"]
 
 
-@pytest.mark.parametrize('opt, message', [
-    ({'train': {'perf': {'shared_vgs': True}}}, 'train.perf.shared_vgs: unknown switch'),
-    ({'train': {'perf': {'channels_last': 'yes'}}}, "train.perf.channels_last: expected true or false, got 'yes'"),
-    ({'train': {'perf': {'amp': 'fp8'}}}, "train.perf.amp: 'fp8' is not supported"),
-    ({'train': {'perf': {'compile': 'fastest'}}}, "train.perf.compile: 'fastest'; use true, false or one of"),
-    ({'train': {'accum_iter': 0}}, 'train.accum_iter: micro-batches per optimiser step must be an integer >= 1, '
-                                   'got 0'),
-    ({'train': {'accum_iter': -2}}, 'train.accum_iter: micro-batches per optimiser step'),
-    ({'train': {'accum_iter': 'two'}}, "got 'two'"),
-    ({'train': {'grad_clip': -1}}, 'train.grad_clip: the max gradient norm must be a positive number, got -1'),
-    ({'train': {'grad_clip': {'net_x': 1}}}, "train.grad_clip.net_x: this model trains net_g, net_d; no network "
-                                             "'net_x'"),
-    ({'amp_bf16': True, 'train': {}}, 'amp_bf16: true needs use_amp: true beside it'),
-    ({'train': {'perf': {'amp': 'fp16'}}}, 'train.perf.amp: fp16 needs a CUDA GPU'),
-    ({'train': {'perf': 'fast'}}, "train.perf: expected a mapping of switches, got 'fast'"),
-])
+@pytest.mark.parametrize(
+    'opt, message',
+    [
+        ({'train': {'perf': {'shared_vgs': True}}}, 'train.perf.shared_vgs: unknown switch'),
+        ({'train': {'perf': {'channels_last': 'yes'}}}, "train.perf.channels_last: expected true or false, got 'yes'"),
+        ({'train': {'perf': {'amp': 'fp8'}}}, "train.perf.amp: 'fp8' is not supported"),
+        ({'train': {'perf': {'compile': 'fastest'}}}, "train.perf.compile: 'fastest'; use true, false or one of"),
+        (
+            {'train': {'accum_iter': 0}},
+            'train.accum_iter: micro-batches per optimiser step must be an integer >= 1, got 0',
+        ),
+        ({'train': {'accum_iter': -2}}, 'train.accum_iter: micro-batches per optimiser step'),
+        ({'train': {'accum_iter': 'two'}}, "got 'two'"),
+        ({'train': {'grad_clip': -1}}, 'train.grad_clip: the max gradient norm must be a positive number, got -1'),
+        (
+            {'train': {'grad_clip': {'net_x': 1}}},
+            "train.grad_clip.net_x: this model trains net_g, net_d; no network 'net_x'",
+        ),
+        ({'amp_bf16': True, 'train': {}}, 'amp_bf16: true needs use_amp: true beside it'),
+        ({'train': {'perf': {'amp': 'fp16'}}}, 'train.perf.amp: fp16 needs a CUDA GPU'),
+        ({'train': {'perf': 'fast'}}, "train.perf: expected a mapping of switches, got 'fast'"),
+    ],
+)
 def test_bad_switches_are_named_with_their_key(opt, message):
     _, problems = resolve(opt)
     assert any(message in problem for problem in problems), problems
@@ -104,8 +130,9 @@ def test_grad_clip_names_the_networks_each_model_trains():
 def test_compile_where_torch_cannot_is_reported(monkeypatch):
     monkeypatch.setattr('basicsr.models.perf_options.shutil.which', lambda name: None)
     _, problems = resolve({'train': {'perf': {'compile': True}}})
-    assert problems == ['train.perf.compile: torch.compile on the CPU needs a C++ compiler (g++ or clang++) on '
-                        'PATH; remove compile']
+    assert problems == [
+        'train.perf.compile: torch.compile on the CPU needs a C++ compiler (g++ or clang++) on PATH; remove compile'
+    ]
 
 
 class OwnStepModel(SRModel):

@@ -1,13 +1,20 @@
 """SRModel / BaseModel: network files (params, params_ema, fallbacks, `module.`), strict-load reports, EMA,
 learning-rate schedules with warm-up, optimizer choice and training-state restore."""
+
 import math
 
 import pytest
 import torch
 
 from tests.conftest import tiny_sr_options
-from tests.models.test_srgan_model import (assert_optimizer_states_equal, assert_state_dicts_equal, build,  # noqa: F401
-                                           one_torch_thread, random_batch, snapshot)
+from tests.models.test_srgan_model import (  # noqa: F401
+    assert_optimizer_states_equal,
+    assert_state_dicts_equal,
+    build,
+    one_torch_thread,
+    random_batch,
+    snapshot,
+)
 
 
 def sr_model(tmp_path, **train_changes):
@@ -142,8 +149,13 @@ def learning_rates(model, iterations: int, warmup_iter: int = -1) -> list[float]
 
 
 def test_multistep_lr_halves_after_each_milestone_and_restarts_with_its_weight(tmp_path):
-    scheduler = {'type': 'MultiStepLR', 'milestones': [2, 5], 'gamma': 0.5, 'restarts': [0, 4],
-                 'restart_weights': [1, 0.5]}
+    scheduler = {
+        'type': 'MultiStepLR',
+        'milestones': [2, 5],
+        'gamma': 0.5,
+        'restarts': [0, 4],
+        'restart_weights': [1, 0.5],
+    }
     model = sr_model(tmp_path, scheduler=scheduler, optim_g={'type': 'Adam', 'lr': 1.0})
     # Iteration i runs at scheduler step i-1: milestone 2 halves from iteration 3, the restart at step 4 sets the
     # initial lr times 0.5 at iteration 5, and milestone 5 halves that from iteration 6.
@@ -166,11 +178,14 @@ def test_warm_up_ramps_linearly_then_hands_over_to_the_scheduler(tmp_path):
     assert rates[3:] == pytest.approx([0.5 * (1 + math.cos(math.pi * k / 8)) for k in (3, 4)])
 
 
-@pytest.mark.parametrize('optim_opt, cls, expected', [
-    ({'type': 'Adam', 'lr': 1e-3, 'betas': [0.8, 0.95]}, torch.optim.Adam, {'betas': (0.8, 0.95)}),
-    ({'type': 'AdamW', 'lr': 1e-3, 'weight_decay': 0.05}, torch.optim.AdamW, {'weight_decay': 0.05}),
-    ({'type': 'SGD', 'lr': 1e-2, 'momentum': 0.9}, torch.optim.SGD, {'momentum': 0.9}),
-])
+@pytest.mark.parametrize(
+    'optim_opt, cls, expected',
+    [
+        ({'type': 'Adam', 'lr': 1e-3, 'betas': [0.8, 0.95]}, torch.optim.Adam, {'betas': (0.8, 0.95)}),
+        ({'type': 'AdamW', 'lr': 1e-3, 'weight_decay': 0.05}, torch.optim.AdamW, {'weight_decay': 0.05}),
+        ({'type': 'SGD', 'lr': 1e-2, 'momentum': 0.9}, torch.optim.SGD, {'momentum': 0.9}),
+    ],
+)
 def test_optimizer_type_and_arguments_come_from_optim_g(tmp_path, optim_opt, cls, expected):
     model = sr_model(tmp_path, optim_g=optim_opt)
     assert type(model.optimizer_g) is cls

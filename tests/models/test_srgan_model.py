@@ -1,4 +1,5 @@
 """SRGANModel: D/G alternation, logged losses, bad-input errors, checkpoints and exact resume, on CPU."""
+
 import copy
 import os
 
@@ -8,8 +9,8 @@ import yaml
 
 from basicsr.models import build_model
 from basicsr.models.base_model import BaseModel
-from basicsr.train import train_pipeline
 from basicsr.option_check import OptionError, validate_options
+from basicsr.train import train_pipeline
 from basicsr.utils.options import load_option_file, setup_options
 from tests.conftest import tiny_sr_options, write_paired_folders
 
@@ -19,8 +20,9 @@ GAN_LOG_KEYS = {'l_g_pix', 'l_g_percep', 'l_g_style', 'l_g_gan', 'l_d_real', 'ou
 D_LOG_KEYS = {'l_d_real', 'out_d_real', 'l_d_fake', 'out_d_fake'}
 
 
-def gan_options(gt_dir: str, lq_dir: str, model_type: str = 'SRGANModel', name: str = 'tiny_gan',
-                total_iter: int = 4) -> dict:
+def gan_options(
+    gt_dir: str, lq_dir: str, model_type: str = 'SRGANModel', name: str = 'tiny_gan', total_iter: int = 4
+) -> dict:
     """tiny_sr_options plus a U-Net discriminator, its optimizer, random-VGG perceptual/style and GAN losses."""
     opt = tiny_sr_options(gt_dir, lq_dir, name=name, total_iter=total_iter)
     opt['model_type'] = model_type
@@ -28,9 +30,15 @@ def gan_options(gt_dir: str, lq_dir: str, model_type: str = 'SRGANModel', name: 
     opt['network_d'] = {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': 4}
     opt['train'].update(
         optim_d={'type': 'Adam', 'lr': 1e-3, 'betas': [0.9, 0.99]},
-        perceptual_opt={'type': 'PerceptualLoss', 'layer_weights': {'conv1_2': 0.5, 'conv2_2': 1.0},
-                        'perceptual_weight': 1.0, 'style_weight': 0.5, 'pretrained': False},
-        gan_opt={'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1})
+        perceptual_opt={
+            'type': 'PerceptualLoss',
+            'layer_weights': {'conv1_2': 0.5, 'conv2_2': 1.0},
+            'perceptual_weight': 1.0,
+            'style_weight': 0.5,
+            'pretrained': False,
+        },
+        gan_opt={'type': 'GANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1},
+    )
     return opt
 
 
@@ -55,7 +63,7 @@ def params_changed(before: dict, net: torch.nn.Module) -> bool:
 
 def run_training(root, opt: dict, *extra: str):
     root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{opt['name']}.yml"
+    path = root / f'{opt["name"]}.yml'
     path.write_text(yaml.safe_dump(opt))
     return train_pipeline(str(root), ['-opt', str(path), *extra])
 
@@ -81,11 +89,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def x2_folders(tmp_path):
-    return write_paired_folders(tmp_path / 'pairs', count=6, gt_size=32, scale=2)
 
 
 def test_one_step_updates_generator_and_discriminator_and_logs_every_loss(tmp_path):
@@ -145,8 +148,8 @@ def without_gan_blocks(opt: dict) -> dict:
     return opt
 
 
-def test_missing_gan_blocks_are_reported_by_validation_with_their_key_paths(x2_folders, tmp_path):
-    opt = setup_options(without_gan_blocks(gan_options(*x2_folders)), str(tmp_path), is_train=True)
+def test_missing_gan_blocks_are_reported_by_validation_with_their_key_paths(paired_folders, tmp_path):
+    opt = setup_options(without_gan_blocks(gan_options(*paired_folders)), str(tmp_path), is_train=True)
     with pytest.raises(OptionError) as err:
         validate_options(opt)
     assert [problem.split(':')[0] for problem in err.value.problems] == ['network_d', 'train.optim_d', 'train.gan_opt']
@@ -186,8 +189,8 @@ def test_discriminator_loads_from_pretrain_network_d(tmp_path):
     assert_state_dicts_equal(build(opt, tmp_path).net_d.state_dict(), source.net_d.state_dict(), 'net_d')
 
 
-def test_checkpoints_hold_net_d_and_both_optimizers_and_resume_restores_them(x2_folders, tmp_path):
-    opt = gan_options(*x2_folders, total_iter=2)
+def test_checkpoints_hold_net_d_and_both_optimizers_and_resume_restores_them(paired_folders, tmp_path):
+    opt = gan_options(*paired_folders, total_iter=2)
     run_training(tmp_path, opt)
     models = tmp_path / 'experiments' / opt['name'] / 'models'
     net_g_file = torch.load(models / 'net_g_2.pth', weights_only=True)
@@ -217,8 +220,8 @@ def assert_resume_is_exact(root, folders: tuple[str, str], model_type: str) -> N
         assert_optimizer_states_equal(first.state_dict(), second.state_dict())
 
 
-def test_srgan_resumed_mid_epoch_ends_bit_identical_to_an_uninterrupted_run(x2_folders, tmp_path):
-    assert_resume_is_exact(tmp_path, x2_folders, 'SRGANModel')
+def test_srgan_resumed_mid_epoch_ends_bit_identical_to_an_uninterrupted_run(paired_folders, tmp_path):
+    assert_resume_is_exact(tmp_path, paired_folders, 'SRGANModel')
 
 
 def tiny_recipe(name: str, tmp_path) -> dict:

@@ -3,9 +3,18 @@
 import pytest
 import torch
 
-from tests.helpers.pdd_options import one_torch_thread  # noqa: F401  (autouse: one torch thread per test)
-from tests.helpers.pdd_options import (D_LOG_KEYS, G_LOG_KEYS, assert_state_dicts_equal, build_pdd_model,
-                                       params_changed, random_pdd_batch, save_generalist, snapshot, tiny_pdd_options)
+from tests.helpers.pdd_options import (
+    D_LOG_KEYS,
+    G_LOG_KEYS,
+    assert_state_dicts_equal,
+    build_pdd_model,
+    one_torch_thread,  # noqa: F401  (autouse: one torch thread per test)
+    params_changed,
+    random_pdd_batch,
+    save_generalist,
+    snapshot,
+    tiny_pdd_options,
+)
 
 DISTILL_KEYS = {'l_inter', 'l_intra'}
 
@@ -89,8 +98,13 @@ def test_loss_schedule_by_iteration(tmp_path):
     opt['train'].update(net_d_init_iters=2, domain_opt_warmup_iters=2)
     model = build_pdd_model(opt, tmp_path)
     model.feed_data(random_pdd_batch())
-    expected = {1: D_LOG_KEYS, 2: D_LOG_KEYS, 3: G_LOG_KEYS | D_LOG_KEYS, 4: G_LOG_KEYS | D_LOG_KEYS,
-                5: DISTILL_KEYS | G_LOG_KEYS | D_LOG_KEYS}
+    expected = {
+        1: D_LOG_KEYS,
+        2: D_LOG_KEYS,
+        3: G_LOG_KEYS | D_LOG_KEYS,
+        4: G_LOG_KEYS | D_LOG_KEYS,
+        5: DISTILL_KEYS | G_LOG_KEYS | D_LOG_KEYS,
+    }
     for current_iter, keys in expected.items():
         g_before, d_before = snapshot(model.net_g), snapshot(model.net_d)
         model.optimize_parameters(current_iter)
@@ -143,8 +157,9 @@ def naive_distillation(train_opt: dict) -> None:
     train_opt['nd_opt'] = {'type': 'NaiveDistillationLoss', 'layer_weights': {'conv2_2': 1.0}, 'pretrained': False}
 
 
-@pytest.mark.parametrize('ablate, logged', [(inter_only, {'l_inter'}), (intra_only, {'l_intra'}),
-                                            (naive_distillation, {'l_nd'})])
+@pytest.mark.parametrize(
+    'ablate, logged', [(inter_only, {'l_inter'}), (intra_only, {'l_intra'}), (naive_distillation, {'l_nd'})]
+)
 def test_ablation_switches_select_the_distillation_terms(tmp_path, ablate, logged):
     """Inter only, intra only (a ~ or empty layer dict turns a term off), and naive feature distillation ('ND')."""
     opt = tiny_pdd_options()

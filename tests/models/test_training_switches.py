@@ -1,5 +1,6 @@
 """Every model's one step under the training switches: bf16 autocast, channels_last, gradient accumulation (equal to
 one batch of the summed size in float64), clipping by norm, fp16 loss scaling, and the plain computation when off."""
+
 import copy
 import functools
 import math
@@ -20,8 +21,7 @@ from tests.helpers.pdd_options import one_torch_thread, random_pdd_batch, tiny_p
 from tests.models.test_srgan_model import gan_options
 
 __all__ = ['one_torch_thread']  # autouse fixture, active in this module
-MODELS = ('SRModel', 'SRGANModel', 'ESRGANModel', 'RealESRNetModel_basicsr', 'RealESRGANModel_basicsr',
-          'SRGANRefModel')
+MODELS = ('SRModel', 'SRGANModel', 'ESRGANModel', 'RealESRNetModel_basicsr', 'RealESRGANModel_basicsr', 'SRGANRefModel')
 PDD_ITERATION = 10  # past tiny_pdd_options' D-only and distillation warm-ups
 
 
@@ -32,8 +32,9 @@ class PlainDiscriminator(nn.Module):
 
     def __init__(self, num_in_ch: int = 3, num_feat: int = 4) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(num_in_ch, num_feat, 3, 2, 1), nn.LeakyReLU(0.2),
-                                  nn.Conv2d(num_feat, 1, 3, 1, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(num_in_ch, num_feat, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(num_feat, 1, 3, 1, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -118,8 +119,7 @@ def halves(full: dict) -> list[dict]:
     return [{key: value[:2] for key, value in full.items()}, {key: value[2:] for key, value in full.items()}]
 
 
-@pytest.mark.parametrize('model_type', ['SRModel', 'SRGANModel', 'RealESRNetModel_basicsr',
-                                        'RealESRGANModel_basicsr'])
+@pytest.mark.parametrize('model_type', ['SRModel', 'SRGANModel', 'RealESRNetModel_basicsr', 'RealESRGANModel_basicsr'])
 def test_two_micro_batches_equal_one_batch_of_twice_the_size_in_float64(tmp_path, model_type):
     """ESRGAN's relativistic loss and PDD's batch-wide Frobenius norms couple the samples of a batch, so for them
     accumulation is not the same as a larger batch (tested below: one optimiser step per iteration)."""
@@ -135,8 +135,9 @@ def test_two_micro_batches_equal_one_batch_of_twice_the_size_in_float64(tmp_path
     run_iteration(models[1], [full], 1)
     run_iteration(models[2], halves(full), 1)
     for name in trained(models[1]):
-        for (param_name, one), two in zip(getattr(models[1], name).named_parameters(),
-                                          getattr(models[2], name).parameters()):
+        for (param_name, one), two in zip(
+            getattr(models[1], name).named_parameters(), getattr(models[2], name).parameters()
+        ):
             assert torch.allclose(one.grad, two.grad, rtol=1e-10, atol=1e-14), f'{name}.{param_name}'
             assert torch.allclose(one, two, rtol=1e-10, atol=1e-14), f'{name}.{param_name}'
     for key, value in models[1].log_dict.items():
@@ -148,8 +149,9 @@ def test_accumulation_steps_each_optimiser_once_per_iteration(tmp_path, model_ty
     model = build(model_type, tmp_path, accum_iter=2)
     steps = {name: 0 for name in ('optimizer_g', 'optimizer_d')}
     for name in steps:
-        getattr(model, name).register_step_post_hook(lambda opt, args, kwargs, name=name: steps.__setitem__(
-            name, steps[name] + 1))
+        getattr(model, name).register_step_post_hook(
+            lambda opt, args, kwargs, name=name: steps.__setitem__(name, steps[name] + 1)
+        )
     ema_before = [p.clone() for p in model.net_g_ema.parameters()]
     run_iteration(model, [batch(model_type, seed=1), batch(model_type, seed=2)], iteration(model_type))
     assert steps == {'optimizer_g': 1, 'optimizer_d': 1}

@@ -1,4 +1,5 @@
 """keep_last retention, the `latest` pointer, atomic writes and the up-front (preflight) checks."""
+
 import os
 
 import pytest
@@ -44,6 +45,7 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path):
 
 def test_too_little_disk_space_fails_before_the_first_iteration(paired_folders, tmp_path, monkeypatch):
     import shutil
+
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr('basicsr.utils.preflight.shutil.disk_usage', lambda _: usage._replace(free=10))
     with pytest.raises(PreflightError, match='free under'):

@@ -1,4 +1,5 @@
 """A rank that fails makes the whole torchrun job end in bounded time, and its error is printed once with its rank."""
+
 import os
 import subprocess
 import sys
@@ -20,8 +21,18 @@ def test_failing_rank_ends_the_job_and_names_itself(paired_folders, tmp_path):
     path = tmp_path / 'ddp.yml'
     path.write_text(yaml.safe_dump(opt))
     env = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-           os.path.join(REPO, 'tests', 'helpers', 'ddp_rank_fails.py'), '-opt', str(path), '--launcher', 'pytorch']
+    cmd = [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--standalone',
+        '--nproc_per_node=2',
+        os.path.join(REPO, 'tests', 'helpers', 'ddp_rank_fails.py'),
+        '-opt',
+        str(path),
+        '--launcher',
+        'pytorch',
+    ]
     start = time.time()
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=240, env=env)
     elapsed = time.time() - start

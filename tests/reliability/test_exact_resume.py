@@ -1,4 +1,5 @@
 """N iterations in one run equal N/2 + `--auto_resume` to N, bit for bit, in deterministic CPU mode."""
+
 import copy
 import os
 
@@ -10,7 +11,7 @@ from tests.conftest import tiny_sr_options
 
 
 def train(tmp_path, opt: dict, *extra: str):
-    path = tmp_path / f"{opt['name']}_{len(extra)}.yml"
+    path = tmp_path / f'{opt["name"]}_{len(extra)}.yml'
     path.write_text(yaml.safe_dump(opt))
     return train_pipeline(str(tmp_path), ['-opt', str(path), *extra])
 

@@ -1,4 +1,5 @@
 """A non-finite loss skips the step (logged with iteration and loss name); K in a row stop the run with a checkpoint."""
+
 import math
 
 import pytest
@@ -14,6 +15,7 @@ from tests.conftest import tiny_sr_options
 
 class NaNFromCallLoss(nn.Module):
     """L1 loss that turns NaN from its `start`-th call on (calls counted per class)."""
+
     calls = 0
 
     def __init__(self, start: int = 3, stop: int = 10**9) -> None:

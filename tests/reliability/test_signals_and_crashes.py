@@ -1,4 +1,5 @@
 """SIGTERM saves and resumes; kill -9 at random moments never leaves --auto_resume unable to continue."""
+
 import os
 import random
 import signal
@@ -6,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import torch
 import yaml
 
@@ -27,8 +27,13 @@ def write_opt(tmp_path, total_iter: int, paired_folders, save_freq: int = 1) -> 
 
 
 def start(opt_path: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, TRAIN, '-opt', opt_path, *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    return subprocess.Popen(
+        [sys.executable, TRAIN, '-opt', opt_path, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, 'OMP_NUM_THREADS': '1'},
+    )
 
 
 def wait_for_line(proc: subprocess.Popen, needle: str, timeout: float = 120) -> str:
@@ -63,7 +68,7 @@ def test_sigterm_saves_at_the_end_of_the_iteration_and_resumes(paired_folders, t
     resumed = start(write_opt(tmp_path, stopped_at + 2, paired_folders), '--auto_resume')
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out[-3000:]
-    assert f'Resuming training from epoch' in out and f'iter: {stopped_at}.' in out
+    assert 'Resuming training from epoch' in out and f'iter: {stopped_at}.' in out
     assert states(tmp_path)[-1] == stopped_at + 2
 
 

@@ -1,4 +1,5 @@
 """scripts/benchmark.py on the tiny preset: the equality check in both modes and the report (no timing assertions)."""
+
 import json
 
 import pytest
@@ -71,9 +72,14 @@ def test_paper_preset_asks_for_a_gpu_when_there_is_none():
 
 
 def fake_report(speedup: float, **changes) -> dict:
-    report = {'preset': 'cpu-small', 'equality': {'equal': True}, 'fast_perf': {'amp': None, 'compile': False},
-              'generator': {'type': 'RRDBNet'}, 'perf_overrides': [],
-              'timing': {'reference': {'median_ms': 1000.0}, 'fast': {'median_ms': 1000.0 / speedup}}}
+    report = {
+        'preset': 'cpu-small',
+        'equality': {'equal': True},
+        'fast_perf': {'amp': None, 'compile': False},
+        'generator': {'type': 'RRDBNet'},
+        'perf_overrides': [],
+        'timing': {'reference': {'median_ms': 1000.0}, 'fast': {'median_ms': 1000.0 / speedup}},
+    }
     report.update(changes)
     return report
 
@@ -85,8 +91,10 @@ def test_the_cpu_small_default_step_is_guarded_at_1_25x(speedup, passed):
     assert report['speedup_guard'] == {'minimum': 1.25, 'passed': passed}
 
 
-@pytest.mark.parametrize('changes', [{'preset': 'tiny'}, {'perf_overrides': ['shared_vgg=false']},
-                                     {'fast_perf': {'amp': 'bf16', 'compile': False}}])
+@pytest.mark.parametrize(
+    'changes',
+    [{'preset': 'tiny'}, {'perf_overrides': ['shared_vgg=false']}, {'fast_perf': {'amp': 'bf16', 'compile': False}}],
+)
 def test_other_presets_and_changed_steps_are_not_guarded(changes):
     report = fake_report(1.0, **changes)
     benchmark.summarise_pair(report)

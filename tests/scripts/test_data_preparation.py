@@ -1,4 +1,5 @@
 """Data-preparation scripts on generated folders: sub-images, lmdb and meta-info files, RealSR split, target sets."""
+
 import filecmp
 import os
 import sys
@@ -39,12 +40,15 @@ def _realsr_v3_folder(root, count=12, scale=4):
     return folder
 
 
-@pytest.mark.parametrize('length, crop, step, thresh, expected', [
-    (100, 48, 24, 0, [0, 24, 48, 52]),
-    (100, 48, 24, 4, [0, 24, 48]),
-    (96, 48, 24, 0, [0, 24, 48]),
-    (47, 48, 24, 0, []),
-])
+@pytest.mark.parametrize(
+    'length, crop, step, thresh, expected',
+    [
+        (100, 48, 24, 0, [0, 24, 48, 52]),
+        (100, 48, 24, 4, [0, 24, 48]),
+        (96, 48, 24, 0, [0, 24, 48]),
+        (47, 48, 24, 0, []),
+    ],
+)
 def test_crop_positions_add_a_border_window_only_beyond_the_threshold(length, crop, step, thresh, expected):
     assert extract_subimages.crop_positions(length, crop, step, thresh) == expected
 
@@ -52,8 +56,23 @@ def test_crop_positions_add_a_border_window_only_beyond_the_threshold(length, cr
 def test_extract_subimages_counts_names_and_border_crops(tmp_path):
     img = _write(tmp_path / 'in' / '0001x4.png', _noise(100, 130))
     out = tmp_path / 'out'
-    assert extract_subimages.main(['--input', str(tmp_path / 'in'), '--output', str(out), '--crop-size', '48',
-                                   '--step', '24', '--n-thread', '1']) == 0
+    assert (
+        extract_subimages.main(
+            [
+                '--input',
+                str(tmp_path / 'in'),
+                '--output',
+                str(out),
+                '--crop-size',
+                '48',
+                '--step',
+                '24',
+                '--n-thread',
+                '1',
+            ]
+        )
+        == 0
+    )
     names = sorted(os.listdir(out))
     assert len(names) == 4 * 5 and names[0] == '0001_s001.png' and names[-1] == '0001_s020.png'
     np.testing.assert_array_equal(cv2.imread(str(out / '0001_s020.png')), img[52:100, 82:130])
@@ -94,8 +113,20 @@ def test_create_lmdb_round_trip_and_paired_key_check(tmp_path, capsys):
         np.testing.assert_array_equal(read_lmdb_image(str(tmp_path / 'gt.lmdb'), key), img)
     assert [e.shape for e in read_meta_info(str(tmp_path / 'lq.lmdb'))] == [(4, 3, 3)] * 3
     os.rename(tmp_path / 'lq' / '0002.png', tmp_path / 'lq' / '0002x4.png')
-    assert create_lmdb.main(['--paired', '--input', str(tmp_path / 'gt'), str(tmp_path / 'lq'),
-                             '--lmdb', str(tmp_path / 'g2.lmdb'), str(tmp_path / 'l2.lmdb')]) == 1
+    assert (
+        create_lmdb.main(
+            [
+                '--paired',
+                '--input',
+                str(tmp_path / 'gt'),
+                str(tmp_path / 'lq'),
+                '--lmdb',
+                str(tmp_path / 'g2.lmdb'),
+                str(tmp_path / 'l2.lmdb'),
+            ]
+        )
+        == 1
+    )
     assert "only in LQ: ['0002x4']" in capsys.readouterr().err
     assert not (tmp_path / 'g2.lmdb').exists()
 
@@ -107,13 +138,30 @@ def test_generate_meta_info_writes_basicsr_and_realesrgan_formats(tmp_path):
     meta = tmp_path / 'meta.txt'
     assert generate_meta_info.main(['--input', str(tmp_path / 'DF2K'), '--meta-info', str(meta)]) == 0
     assert meta.read_text().splitlines() == ['a.png (7,5,1)', 'b.png (10,20,3)']
-    assert generate_meta_info.main(['--input', str(tmp_path / 'DF2K'), str(tmp_path / 'OST'), '--root', str(tmp_path),
-                                    '--no-shape', '--meta-info', str(meta)]) == 0
+    assert (
+        generate_meta_info.main(
+            [
+                '--input',
+                str(tmp_path / 'DF2K'),
+                str(tmp_path / 'OST'),
+                '--root',
+                str(tmp_path),
+                '--no-shape',
+                '--meta-info',
+                str(meta),
+            ]
+        )
+        == 0
+    )
     assert meta.read_text().splitlines() == ['DF2K/a.png', 'DF2K/b.png', 'OST/sky/c.png']
     _write(tmp_path / 'LQ' / 'a.png', _noise(2, 2))
     _write(tmp_path / 'LQ' / 'b.png', _noise(2, 2))
-    assert generate_meta_info.main(['--input', str(tmp_path / 'DF2K'), '--lq', str(tmp_path / 'LQ'),
-                                    '--meta-info', str(meta)]) == 0
+    assert (
+        generate_meta_info.main(
+            ['--input', str(tmp_path / 'DF2K'), '--lq', str(tmp_path / 'LQ'), '--meta-info', str(meta)]
+        )
+        == 0
+    )
     assert meta.read_text().splitlines() == ['a.png, a.png', 'b.png, b.png']
 
 
@@ -146,8 +194,9 @@ def test_realsr_split_rejects_unpaired_files_and_reruns(tmp_path, capsys):
 def test_drealsr_naming_takes_the_larger_image_of_a_pair_as_hr(tmp_path):
     hr = _write(tmp_path / 'test_HR' / 'DSC_0001_x1.png', _noise(32, 48))
     _write(tmp_path / 'test_LR' / 'DSC_0001_x4.png', _noise(8, 12))
-    split_realsr.split_realsr([str(tmp_path / 'test_HR'), str(tmp_path / 'test_LR')], str(tmp_path / 'out'),
-                              naming='drealsr')
+    split_realsr.split_realsr(
+        [str(tmp_path / 'test_HR'), str(tmp_path / 'test_LR')], str(tmp_path / 'out'), naming='drealsr'
+    )
     np.testing.assert_array_equal(cv2.imread(str(tmp_path / 'out' / 'HR' / 'DSC_0001.png')), hr)
     assert cv2.imread(str(tmp_path / 'out' / 'LR' / 'DSC_0001.png')).shape == (8, 12, 3)
 
@@ -158,8 +207,9 @@ def test_prepare_target_domain_crops_filters_and_reports_sizes(tmp_path):
     _write(src / 'gray.png', _noise(60, 50, channels=1))
     _write(src / 'tiny.png', _noise(30, 90))
     (src / 'notes.txt').write_text('not a photo')
-    report = prepare_target_domain.prepare_target_domain(str(src), str(tmp_path / 't'), crop=64, min_size=48,
-                                                         lq_size=48, n_thread=2)
+    report = prepare_target_domain.prepare_target_domain(
+        str(src), str(tmp_path / 't'), crop=64, min_size=48, lq_size=48, n_thread=2
+    )
     assert report.sizes == {'big.jpg': (64, 64), 'gray.png': (60, 50)}
     assert 'tiny.png' in report.left_out and 'notes.txt' not in report.left_out
     written = cv2.imread(str(tmp_path / 't' / 'gray.png'), cv2.IMREAD_UNCHANGED)
@@ -174,20 +224,57 @@ def test_realsr_v3_folder_becomes_a_train_t_that_pdd_options_accept(tmp_path, mo
     folder = _realsr_v3_folder(tmp_path)
     for i in range(2):
         _write(tmp_path / 'DF2K' / 'DF2K_HR' / f'{i:04d}.png', _noise(300, 260, seed=i))
-    assert extract_subimages.main(['--input', 'DF2K/DF2K_HR', '--output', 'DF2K/DF2K_HR_sub', '--crop-size', '192',
-                                   '--step', '96', '--n-thread', '1']) == 0
+    assert (
+        extract_subimages.main(
+            [
+                '--input',
+                'DF2K/DF2K_HR',
+                '--output',
+                'DF2K/DF2K_HR_sub',
+                '--crop-size',
+                '192',
+                '--step',
+                '96',
+                '--n-thread',
+                '1',
+            ]
+        )
+        == 0
+    )
     assert split_realsr.main(['--input', str(folder.relative_to(tmp_path)), '--val-count', '3']) == 0
-    opt = {'scale': 4, 'datasets': {
-        'train_s': {'type': 'BlindPairedImageDataset', 'dataroot_gt': 'DF2K/DF2K_HR_sub',
-                    'dataroot_lq': 'DF2K/DF2K_HR_sub', 'io_backend': {'type': 'disk'}, 'gt_size': 192,
-                    'pipeline': [{'type': 'FixedCrop', 'keys': ['gt'], 'crop_size': [192, 192]}],
-                    'batch_size_per_gpu': 8, 'dataset_enlarge_ratio': 100},
-        'train_t': {'type': 'SingleImageDataset', 'dataroot_lq': 'RealSRV3/Canon/Train/4/LR', 'lq_size': 48,
-                    'io_backend': {'type': 'disk'}, 'use_hflip': True, 'use_rot': True, 'batch_size_per_gpu': 8},
-        'val': {'type': 'PairedImageDataset', 'dataroot_gt': 'RealSRV3/Canon/Train/4/val/HR',
-                'dataroot_lq': 'RealSRV3/Canon/Train/4/val/LR', 'io_backend': {'type': 'disk'}}}}
+    opt = {
+        'scale': 4,
+        'datasets': {
+            'train_s': {
+                'type': 'BlindPairedImageDataset',
+                'dataroot_gt': 'DF2K/DF2K_HR_sub',
+                'dataroot_lq': 'DF2K/DF2K_HR_sub',
+                'io_backend': {'type': 'disk'},
+                'gt_size': 192,
+                'pipeline': [{'type': 'FixedCrop', 'keys': ['gt'], 'crop_size': [192, 192]}],
+                'batch_size_per_gpu': 8,
+                'dataset_enlarge_ratio': 100,
+            },
+            'train_t': {
+                'type': 'SingleImageDataset',
+                'dataroot_lq': 'RealSRV3/Canon/Train/4/LR',
+                'lq_size': 48,
+                'io_backend': {'type': 'disk'},
+                'use_hflip': True,
+                'use_rot': True,
+                'batch_size_per_gpu': 8,
+            },
+            'val': {
+                'type': 'PairedImageDataset',
+                'dataroot_gt': 'RealSRV3/Canon/Train/4/val/HR',
+                'dataroot_lq': 'RealSRV3/Canon/Train/4/val/LR',
+                'io_backend': {'type': 'disk'},
+            },
+        },
+    }
     assert check_datasets(opt, decode=True) == []
     from basicsr.data import build_dataset
+
     train_t = build_dataset({**opt['datasets']['train_t'], 'phase': 'train', 'scale': 4})
     assert len(train_t) == 9 and tuple(train_t[0]['lq'].shape) == (3, 48, 48)
     opt['datasets']['train_t']['dataroot_lq'] = 'RealSRV3/Canon/Train/4'

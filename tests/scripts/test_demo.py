@@ -1,5 +1,6 @@
 """Specifications of `make demo`: a deterministic data maker, and the whole pipeline at its smallest size producing a
 report with every row, decodable PNGs, resumable stages and an archived earlier report."""
+
 import hashlib
 import json
 import os
@@ -16,7 +17,10 @@ from scripts.demo.make_data import make_demo_data
 from scripts.demo.report import ROWS
 
 REPO = Path(__file__).resolve().parents[2]
-DOMAINS = [str(REPO / 'options/demo/degradations/source_bicubic.yml'), str(REPO / 'options/demo/degradations/camera.yml')]
+DOMAINS = [
+    str(REPO / 'options/demo/degradations/source_bicubic.yml'),
+    str(REPO / 'options/demo/degradations/camera.yml'),
+]
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -37,7 +41,11 @@ def test_make_data_is_deterministic_under_a_seed(tmp_path):
 def test_degradation_file_errors_name_the_step_and_key(tmp_path):
     bad = tmp_path / 'bad.yml'
     bad.write_text('name: bad\nscale: 4\nsteps:\n  - {type: blur, sigma: 2}\n  - {type: warp}\n')
-    with pytest.raises(ValueError, match=r"(?s)steps\[0\] \(blur\): unknown keys \['sigma'\].*missing keys \['sigma_x', 'sigma_y'\].*steps\[1\].type"):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)steps\[0\] \(blur\): unknown keys \['sigma'\].*missing keys \['sigma_x', 'sigma_y'\]"
+        r'.*steps\[1\].type',
+    ):
         load_domain(str(bad))
 
 
@@ -53,9 +61,20 @@ def test_target_degradation_shrinks_by_scale_and_shifts_colour():
 def smoke_run(tmp_path_factory):
     """One smoke-size demo (seconds of training per stage) into a temporary folder."""
     from scripts import run_demo
+
     root = tmp_path_factory.mktemp('demo')
-    args = ['--size', 'smoke', '--targets', 'camera', '--out', str(root / 'out'), '--data', str(root / 'data'),
-            '--jobs', '2']
+    args = [
+        '--size',
+        'smoke',
+        '--targets',
+        'camera',
+        '--out',
+        str(root / 'out'),
+        '--data',
+        str(root / 'data'),
+        '--jobs',
+        '2',
+    ]
     handler = signal.getsignal(signal.SIGTERM)
     run_demo.main(args)
     os.chdir(REPO)
@@ -81,6 +100,7 @@ def test_smoke_demo_report_has_every_row_and_decodable_pngs(smoke_run):
 
 def test_rerun_resumes_finished_stages(smoke_run, capsys):
     from scripts import run_demo
+
     root, args = smoke_run
     out = root / 'out'
     state = json.loads((out / 'state.json').read_text())
@@ -97,6 +117,7 @@ def test_rerun_resumes_finished_stages(smoke_run, capsys):
 
 def test_a_finished_report_is_archived_and_an_unfinished_run_is_kept(tmp_path):
     from scripts.run_demo import archive_finished_report
+
     finished, unfinished = tmp_path / 'finished', tmp_path / 'unfinished'
     for folder in (finished, unfinished):
         folder.mkdir()
@@ -111,10 +132,25 @@ def test_a_finished_report_is_archived_and_an_unfinished_run_is_kept(tmp_path):
 
 def test_a_subset_of_methods_still_gets_its_report(smoke_run):
     from scripts import run_demo
+
     root, _ = smoke_run
     out = root / 'control_only'
-    run_demo.main(['--size', 'smoke', '--targets', 'camera', '--out', str(out), '--data', str(root / 'data'),
-                   '--jobs', '2', '--methods', 'control'])
+    run_demo.main(
+        [
+            '--size',
+            'smoke',
+            '--targets',
+            'camera',
+            '--out',
+            str(out),
+            '--data',
+            str(root / 'data'),
+            '--jobs',
+            '2',
+            '--methods',
+            'control',
+        ]
+    )
     os.chdir(REPO)
     report = (out / 'report.md').read_text()
     assert 'Supervised-only control' in report and '| PDD-EMA |' not in report

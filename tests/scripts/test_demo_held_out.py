@@ -1,5 +1,6 @@
 """Specifications of the demo's held-out set: fixed before any tuning, deterministic, and sharing no photo or pixel
 region with any training folder."""
+
 from pathlib import Path
 
 import cv2
@@ -11,8 +12,19 @@ from scripts.demo.make_data import PHOTO_SETS, cut_boxes, held_out_boxes, load_p
 REPO = Path(__file__).resolve().parents[2]
 DOMAINS = [str(REPO / 'options/demo/degradations' / f'{name}.yml') for name in ('source_bicubic', 'camera')]
 # The test set as fixed before the generalist was tuned: crops per photo (35 in all, 11 photos).
-TEST_CROPS = {'coffee': 4, 'chelsea': 2, 'grace_hopper': 4, 'clock': 2, 'moon': 4, 'grass': 4, 'gravel': 4,
-              'hubble_deep_field': 4, 'retina': 4, 'page': 1, 'text': 2}
+TEST_CROPS = {
+    'coffee': 4,
+    'chelsea': 2,
+    'grace_hopper': 4,
+    'clock': 2,
+    'moon': 4,
+    'grass': 4,
+    'gravel': 4,
+    'hubble_deep_field': 4,
+    'retina': 4,
+    'page': 1,
+    'text': 2,
+}
 
 
 def grey(name: str) -> np.ndarray:
@@ -21,14 +33,14 @@ def grey(name: str) -> np.ndarray:
 
 def crops_of(name: str) -> dict[str, np.ndarray]:
     img = grey(name)
-    img = img[:img.shape[0] // 4 * 4, :img.shape[1] // 4 * 4]
+    img = img[: img.shape[0] // 4 * 4, : img.shape[1] // 4 * 4]
     return cut_boxes(img, held_out_boxes(*img.shape, 4))
 
 
 def occurs_in(crop: np.ndarray, photo: np.ndarray) -> bool:
     """True when the crop's central 32 x 32 patch appears, pixel for pixel, somewhere in `photo`."""
     h, w = crop.shape
-    patch = np.ascontiguousarray(crop[h // 2 - 16:h // 2 + 16, w // 2 - 16:w // 2 + 16])
+    patch = np.ascontiguousarray(crop[h // 2 - 16 : h // 2 + 16, w // 2 - 16 : w // 2 + 16])
     return bool(cv2.matchTemplate(photo, patch, cv2.TM_SQDIFF).min() < 1.0)
 
 
@@ -43,8 +55,9 @@ def test_held_out_photos_share_no_name_and_no_pixels_with_the_training_photos():
     assert not set(splits['val']) & set(splits['train'])
     seen = {name: grey(name) for name in splits['train'] + splits['val']}
     for name in splits['test']:
-        clashes = [(name, other) for crop in crops_of(name).values() for other, photo in seen.items()
-                   if occurs_in(crop, photo)]
+        clashes = [
+            (name, other) for crop in crops_of(name).values() for other, photo in seen.items() if occurs_in(crop, photo)
+        ]
         assert not clashes, clashes
     for name in splits['val']:
         assert not any(occurs_in(crop, seen[other]) for crop in crops_of(name).values() for other in splits['train'])
@@ -57,7 +70,7 @@ def test_held_out_crops_lie_inside_the_photo_on_the_scale_grid_without_overlap()
         covered = np.zeros((height, width), int)
         for y, x, h, w in boxes:
             assert y % 4 == x % 4 == h % 4 == w % 4 == 0 and y + h <= height and x + w <= width
-            covered[y:y + h, x:x + w] += 1
+            covered[y : y + h, x : x + w] += 1
         assert covered.max() == 1 and 1 <= len(boxes) <= 4
 
 
@@ -65,8 +78,9 @@ def test_held_out_crops_lie_inside_the_photo_on_the_scale_grid_without_overlap()
 def test_held_out_lr_crops_line_up_with_their_hr_crops(tmp_path, split):
     make_demo_data(str(tmp_path), DOMAINS, seed=0, photo_set='smoke')
     hr = sorted(p.name for p in (tmp_path / 'hr' / split).glob('*.png'))
-    assert hr and all(sorted(p.name for p in (tmp_path / 'lr' / d / split).glob('*.png')) == hr
-                      for d in ('source_bicubic', 'camera'))
+    assert hr and all(
+        sorted(p.name for p in (tmp_path / 'lr' / d / split).glob('*.png')) == hr for d in ('source_bicubic', 'camera')
+    )
     for name in hr:
         gt = cv2.imread(str(tmp_path / 'hr' / split / name))
         lr = cv2.imread(str(tmp_path / 'lr' / 'source_bicubic' / split / name))

@@ -1,5 +1,6 @@
 """Network files in safetensors: bare for one param key, namespaced for several; read back by every loader, and a
 training run with `logger.save_checkpoint_format: safetensors` saves, resumes and prunes them."""
+
 import pytest
 import torch
 import yaml
@@ -67,8 +68,7 @@ def test_training_saves_resumes_and_prunes_safetensors_checkpoints(paired_folder
     assert sorted(p.name for p in models.iterdir()) == ['net_g_4.safetensors', 'net_g_latest.safetensors']
     model = run(6, '--auto_resume')
     assert model.optimizers[0].state_dict()['state'][0]['step'].item() == 6
-    assert_same(read_network_file(str(models / 'net_g_latest.safetensors'), 'params_ema'),
-                model.net_g_ema.state_dict())
+    assert_same(read_network_file(str(models / 'net_g_latest.safetensors'), 'params_ema'), model.net_g_ema.state_dict())
 
 
 def test_an_unknown_checkpoint_format_is_an_option_error(paired_folders):

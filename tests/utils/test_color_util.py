@@ -10,12 +10,15 @@ def rgb_float():
     return np.random.default_rng(0).random((5, 7, 3)).astype(np.float32)
 
 
-@pytest.mark.parametrize('rgb, ycbcr', [
-    ((255, 255, 255), (235, 128, 128)),
-    ((0, 0, 0), (16, 128, 128)),
-    ((255, 0, 0), (81, 90, 240)),  # Y = 16 + 65.481, Cb = 128 - 37.797, Cr = 128 + 112
-    ((0, 0, 255), (41, 240, 110)),  # Y = 16 + 24.966, Cb = 128 + 112, Cr = 128 - 18.214
-])
+@pytest.mark.parametrize(
+    'rgb, ycbcr',
+    [
+        ((255, 255, 255), (235, 128, 128)),
+        ((0, 0, 0), (16, 128, 128)),
+        ((255, 0, 0), (81, 90, 240)),  # Y = 16 + 65.481, Cb = 128 - 37.797, Cr = 128 + 112
+        ((0, 0, 255), (41, 240, 110)),  # Y = 16 + 24.966, Cb = 128 + 112, Cr = 128 - 18.214
+    ],
+)
 def test_rgb2ycbcr_gives_bt601_studio_range_values(rgb, ycbcr):
     pixel = np.array(rgb, dtype=np.uint8).reshape(1, 1, 3)
     out = rgb2ycbcr(pixel)

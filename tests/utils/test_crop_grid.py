@@ -1,4 +1,5 @@
 """Crop grids place the same box of every image side by side under column labels."""
+
 import numpy as np
 import pytest
 
@@ -24,7 +25,7 @@ def test_grid_holds_each_cell_at_its_place():
     grid = make_grid(cells, ['LR', 'pdd', 'GT'])
     assert grid.shape == (*grid_size(2, 3, 10), 3) == (LABEL_HEIGHT + 2 * 10 + 3 * GAP, 3 * 10 + 4 * GAP, 3)
     top, left = LABEL_HEIGHT + GAP + 10 + GAP, GAP + 2 * (10 + GAP)
-    assert (grid[top:top + 10, left:left + 10] == 50).all()
+    assert (grid[top : top + 10, left : left + 10] == 50).all()
     assert (grid[:LABEL_HEIGHT] < 255).any()  # labels are drawn
 
 

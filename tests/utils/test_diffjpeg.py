@@ -56,13 +56,13 @@ def test_output_keeps_shape_and_range_for_sizes_not_divisible_by_16():
 
 def test_per_sample_quality_equals_separate_calls_and_leaves_quality_tensor_unchanged():
     imgs = _smooth_batch(3, 32, 48)
-    quality = torch.tensor([20., 55.5, 90.])
+    quality = torch.tensor([20.0, 55.5, 90.0])
     jpeger = DiffJPEG(differentiable=False)
     batched = jpeger(imgs, quality=quality)
-    torch.testing.assert_close(quality, torch.tensor([20., 55.5, 90.]))
+    torch.testing.assert_close(quality, torch.tensor([20.0, 55.5, 90.0]))
     for i in range(3):
-        single = jpeger(imgs[i:i + 1], quality=quality[i:i + 1])
-        torch.testing.assert_close(batched[i:i + 1], single)
+        single = jpeger(imgs[i : i + 1], quality=quality[i : i + 1])
+        torch.testing.assert_close(batched[i : i + 1], single)
 
 
 def test_result_is_close_to_opencv_jpeg():
@@ -82,4 +82,4 @@ def test_differentiable_mode_passes_gradients_to_the_input():
 
 def test_wrong_number_of_qualities_is_reported():
     with pytest.raises(ValueError, match='2 qualities for a batch of 3'):
-        DiffJPEG()(_smooth_batch(3, 16, 16), quality=torch.tensor([10., 20.]))
+        DiffJPEG()(_smooth_batch(3, 16, 16), quality=torch.tensor([10.0, 20.0]))

@@ -1,4 +1,5 @@
 """Specifications of BasicSR's download helpers in offline form: present files are returned, nothing is fetched."""
+
 import os
 import urllib.request
 

@@ -50,7 +50,7 @@ def test_lmdb_backend_accepts_single_path_and_default_key(tmp_path):
 def test_lmdb_missing_key_raises_keyerror_naming_key_and_database(tmp_path):
     db = _make_lmdb(tmp_path / 'gt.lmdb', {'0001': b'x'})
     client = FileClient('lmdb', db_paths=[db], client_keys=['gt'])
-    with pytest.raises(KeyError, match=r"0002.*gt\.lmdb"):
+    with pytest.raises(KeyError, match=r'0002.*gt\.lmdb'):
         client.get('0002', 'gt')
     with pytest.raises(KeyError, match="'lq'"):
         client.get('0001', 'lq')

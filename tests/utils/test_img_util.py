@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from basicsr.utils.img_util import (ImageDecodeError, crop_border, imfrombytes, img2tensor, imwrite, tensor2img,
-                                    tensor2img_fast)
+from basicsr.utils.img_util import (
+    ImageDecodeError,
+    crop_border,
+    imfrombytes,
+    img2tensor,
+    imwrite,
+    tensor2img,
+    tensor2img_fast,
+)
 
 
 def _random_bgr(h=6, w=5, seed=0):
@@ -18,7 +25,7 @@ def _png_bytes(img):
 
 
 def test_img2tensor_makes_rgb_chw_float_from_bgr_hwc():
-    img = _random_bgr().astype(np.float32) / 255.
+    img = _random_bgr().astype(np.float32) / 255.0
     tensor = img2tensor(img)
     assert tensor.shape == (3, 6, 5) and tensor.dtype == torch.float32
     assert torch.equal(tensor[0], torch.from_numpy(img[..., 2]))
@@ -33,7 +40,7 @@ def test_img2tensor_keeps_channel_order_and_dtype_when_asked():
 
 
 def test_img2tensor_maps_lists_and_accepts_float64():
-    imgs = [_random_bgr(seed=1).astype(np.float64) / 255., _random_bgr(seed=2).astype(np.float64) / 255.]
+    imgs = [_random_bgr(seed=1).astype(np.float64) / 255.0, _random_bgr(seed=2).astype(np.float64) / 255.0]
     tensors = img2tensor(imgs)
     assert isinstance(tensors, list) and len(tensors) == 2
     assert tensors[1].dtype == torch.float32
@@ -42,7 +49,7 @@ def test_img2tensor_maps_lists_and_accepts_float64():
 
 def test_uint8_image_survives_img2tensor_tensor2img_round_trip():
     img = _random_bgr(8, 7, seed=3)
-    tensor = img2tensor(img.astype(np.float32) / 255.)
+    tensor = img2tensor(img.astype(np.float32) / 255.0)
     assert np.array_equal(tensor2img(tensor), img)
     assert np.array_equal(tensor2img(tensor.unsqueeze(0)), img)
 
@@ -67,7 +74,7 @@ def test_tensor2img_turns_a_batch_into_a_grid():
     padding = 2
     side = 2 * (8 + padding) + padding
     assert grid.shape == (side, side, 3)
-    assert np.array_equal(grid[padding:padding + 8, padding:padding + 8], tensor2img(batch[0]))
+    assert np.array_equal(grid[padding : padding + 8, padding : padding + 8], tensor2img(batch[0]))
 
 
 def test_tensor2img_lists_and_gray_images():
@@ -95,7 +102,7 @@ def test_imfrombytes_decodes_color_gray_and_float():
     assert np.array_equal(imfrombytes(content), img)
     assert imfrombytes(content, flag='grayscale').shape == (6, 5)
     as_float = imfrombytes(content, float32=True)
-    assert as_float.dtype == np.float32 and np.allclose(as_float * 255., img)
+    assert as_float.dtype == np.float32 and np.allclose(as_float * 255.0, img)
 
 
 def test_imfrombytes_keeps_16_bit_png_with_unchanged_flag():
@@ -104,7 +111,7 @@ def test_imfrombytes_keeps_16_bit_png_with_unchanged_flag():
     decoded = imfrombytes(content, flag='unchanged')
     assert decoded.dtype == np.uint16 and np.array_equal(decoded, img16)
     as_float = imfrombytes(content, flag='unchanged', float32=True)
-    assert as_float.max() <= 1.0 and np.allclose(as_float * 65535., img16)
+    assert as_float.max() <= 1.0 and np.allclose(as_float * 65535.0, img16)
 
 
 def test_imfrombytes_raises_a_clear_error_for_garbage_and_empty_content():

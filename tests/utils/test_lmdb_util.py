@@ -1,4 +1,5 @@
 """lmdb image stores: pixels survive the round trip, meta_info.txt follows BasicSR's format, bad paths are refused."""
+
 import os
 
 import cv2
@@ -6,8 +7,15 @@ import lmdb
 import numpy as np
 import pytest
 
-from basicsr.utils.lmdb_util import (LmdbMaker, check_lmdb_key, folder_keys, make_lmdb_from_imgs, parse_meta_info_line,
-                                     read_lmdb_image, read_meta_info)
+from basicsr.utils.lmdb_util import (
+    LmdbMaker,
+    check_lmdb_key,
+    folder_keys,
+    make_lmdb_from_imgs,
+    parse_meta_info_line,
+    read_lmdb_image,
+    read_meta_info,
+)
 
 
 def _write_images(folder, specs):

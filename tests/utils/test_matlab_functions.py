@@ -41,13 +41,13 @@ def _matlab_resize_1d(signal: list[float], scale: float, antialiasing: bool = Tr
 
 def test_halving_1x4_image_gives_matlab_values():
     # weights 0.43359375, 0.11328125, -0.03515625, -0.01171875 at distances 0.5 .. 3.5, computed by hand
-    out = imresize(np.array([[1., 2., 4., 8.]], dtype=np.float32), 0.5)
+    out = imresize(np.array([[1.0, 2.0, 4.0, 8.0]], dtype=np.float32), 0.5)
     np.testing.assert_allclose(out, [[1.375, 6.125]], atol=1e-6)
 
 
 def test_doubling_1x4_image_gives_matlab_values():
     # first two outputs: 1.09375 f0 - 0.09375 f1 and 0.796875 f0 + 0.2265625 f1 - 0.0234375 f2
-    out = imresize(np.array([[1., 2., 4., 8.]], dtype=np.float32), 2)
+    out = imresize(np.array([[1.0, 2.0, 4.0, 8.0]], dtype=np.float32), 2)
     assert out.shape == (2, 8)
     np.testing.assert_allclose(out[0, :2], [0.90625, 1.15625], atol=1e-6)
     np.testing.assert_allclose(out[0], _matlab_resize_1d([1, 2, 4, 8], 2), atol=1e-6)
@@ -69,8 +69,8 @@ def test_resize_weight_rows_sum_to_one_and_are_mirror_symmetric():
 
 
 def test_cubic_kernel_values():
-    x = torch.tensor([0., 0.5, 1., 1.5, 2., 2.5])
-    torch.testing.assert_close(cubic(x), torch.tensor([1., 0.5625, 0., -0.0625, 0., 0.]))
+    x = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    torch.testing.assert_close(cubic(x), torch.tensor([1.0, 0.5625, 0.0, -0.0625, 0.0, 0.0]))
 
 
 def test_constant_image_stays_constant_and_linear_ramp_stays_linear_inside():

@@ -1,4 +1,5 @@
 """Option parsing, overrides and the up-front validation errors (each names its YAML key path)."""
+
 import copy
 
 import pytest
@@ -87,13 +88,13 @@ def test_wrong_type_is_reported(paired_folders, tmp_path):
 def test_missing_dataroot_is_reported_with_key_path(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['datasets']['train']['dataroot_lq'] = str(tmp_path / 'nope')
-    assert f"datasets.train.dataroot_lq: {tmp_path / 'nope'} does not exist" in problems_of(opt, tmp_path)
+    assert f'datasets.train.dataroot_lq: {tmp_path / "nope"} does not exist' in problems_of(opt, tmp_path)
 
 
 def test_unknown_dataset_key_is_reported(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['datasets']['train']['gt_sise'] = 16
-    assert "datasets.train.gt_sise: unknown option key" in problems_of(opt, tmp_path)
+    assert 'datasets.train.gt_sise: unknown option key' in problems_of(opt, tmp_path)
 
 
 def test_crop_not_divisible_by_scale(paired_folders, tmp_path):
@@ -105,7 +106,9 @@ def test_crop_not_divisible_by_scale(paired_folders, tmp_path):
 def test_missing_pretrained_weights_are_named(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['path']['pretrain_network_g'] = 'experiments/pretrained_models/none.pth'
-    assert 'path.pretrain_network_g: experiments/pretrained_models/none.pth does not exist' in problems_of(opt, tmp_path)
+    assert 'path.pretrain_network_g: experiments/pretrained_models/none.pth does not exist' in problems_of(
+        opt, tmp_path
+    )
 
 
 def test_unknown_optimizer_and_metric(paired_folders, tmp_path):
@@ -113,7 +116,7 @@ def test_unknown_optimizer_and_metric(paired_folders, tmp_path):
     opt['train']['optim_g']['type'] = 'Adamm'
     opt['val']['metrics']['psnr']['type'] = 'calculate_psnrr'
     msg = problems_of(opt, tmp_path)
-    assert "train.optim_g.type: unknown 'Adamm'" in msg and "val.metrics.psnr.type: unknown metric" in msg
+    assert "train.optim_g.type: unknown 'Adamm'" in msg and 'val.metrics.psnr.type: unknown metric' in msg
 
 
 def test_all_problems_are_reported_at_once(paired_folders, tmp_path):
@@ -125,14 +128,16 @@ def test_all_problems_are_reported_at_once(paired_folders, tmp_path):
 
 def test_parse_options_cli(paired_folders, tmp_path):
     path = write_yaml(tmp_path, tiny_sr_options(*paired_folders))
-    opt, args = parse_options(str(tmp_path), True, ['-opt', path, '--auto_resume', '--force_yml', 'train:total_iter=7',
-                                                    '--local-rank', '0'])
+    opt, args = parse_options(
+        str(tmp_path), True, ['-opt', path, '--auto_resume', '--force_yml', 'train:total_iter=7', '--local-rank', '0']
+    )
     assert opt['auto_resume'] and opt['train']['total_iter'] == 7 and opt['dist'] is False
     assert opt['rank'] == 0 and opt['world_size'] == 1 and args.local_rank == 0
 
 
 def test_num_gpu_without_cuda_falls_back_to_cpu(paired_folders, tmp_path):
     import torch
+
     opt = tiny_sr_options(*paired_folders)
     opt['num_gpu'] = 2
     opt = setup_options(opt, str(tmp_path), is_train=True)
@@ -150,4 +155,6 @@ def test_legacy_basicsr_keys_warn_instead_of_failing(paired_folders, tmp_path):
 def test_missing_lpips_backbone_is_reported_before_training(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['val']['metrics']['lpips'] = {'type': 'calculate_lpips', 'crop_border': 2, 'better': 'lower'}
-    assert 'val.metrics.lpips:' in problems_of(opt, tmp_path) and 'alexnet-owt-7be5be79.pth' in problems_of(opt, tmp_path)
+    assert 'val.metrics.lpips:' in problems_of(opt, tmp_path) and 'alexnet-owt-7be5be79.pth' in problems_of(
+        opt, tmp_path
+    )

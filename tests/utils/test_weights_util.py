@@ -1,4 +1,5 @@
 """Specifications of the offline weight policy: search order, error text, safe reading, key-checked loading."""
+
 import os
 
 import pytest
@@ -61,8 +62,12 @@ def test_missing_explicit_path_is_an_error_even_if_the_hub_has_the_file(isolated
 def test_missing_file_error_names_file_every_location_and_how_to_get_it(isolated_dirs, monkeypatch):
     monkeypatch.setenv('BASICSR_WEIGHTS_DIR', str(isolated_dirs / 'weights'))
     with pytest.raises(FileNotFoundError) as error:
-        resolve_weight_file(FILENAME, purpose='the tiny test net', search_dirs=[str(isolated_dirs / 'extra')],
-                            how_to_get='run fetch-tiny')
+        resolve_weight_file(
+            FILENAME,
+            purpose='the tiny test net',
+            search_dirs=[str(isolated_dirs / 'extra')],
+            how_to_get='run fetch-tiny',
+        )
     message = str(error.value)
     hub = str(isolated_dirs / 'torch_home' / 'hub' / 'checkpoints')
     for location in ['extra', 'weights', os.path.join('experiments', 'pretrained_models')]:
@@ -87,12 +92,15 @@ def test_read_weight_file_reports_a_truncated_file(isolated_dirs):
 
 def test_load_weight_file_renames_keys_and_drops_unmapped_ones(isolated_dirs):
     source = nn.Conv2d(2, 3, 1)
-    path = _put(isolated_dirs, content={**{f'features.0.{k}': v for k, v in source.state_dict().items()},
-                                        'classifier.weight': torch.zeros(2)})
+    path = _put(
+        isolated_dirs,
+        content={**{f'features.0.{k}': v for k, v in source.state_dict().items()}, 'classifier.weight': torch.zeros(2)},
+    )
     target = nn.Sequential()
     target.add_module('conv1_1', nn.Conv2d(2, 3, 1))
-    load_weight_file(target, path, key_map=lambda key: key.replace('features.0', 'conv1_1')
-                     if key.startswith('features.') else None)
+    load_weight_file(
+        target, path, key_map=lambda key: key.replace('features.0', 'conv1_1') if key.startswith('features.') else None
+    )
     assert torch.equal(target.conv1_1.weight, source.weight)
 
 
