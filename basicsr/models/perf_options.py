@@ -207,7 +207,7 @@ def resolve_perf(
     given = given_values(opt)
     names = {f.name for f in fields(defaults)}
     problems = given.problems + [
-        f'{given.origin[key]}: unknown switch; known: {", ".join(sorted(names))}'
+        f'{given.origin[key]}: unknown switch; known: {", ".join(sorted(names - set(OUTSIDE_PERF)))}'
         for key in given.values
         if key not in names
     ]
