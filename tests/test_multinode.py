@@ -5,12 +5,12 @@ end with identical, trained weights."""
 import os
 import socket
 import subprocess
-import sys
 
 import torch
 import yaml
 
 from tests.conftest import tiny_sr_options
+from tests.helpers.launch import DUMP_WEIGHTS, torchrun
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,24 +32,15 @@ def test_two_nodes_meet_at_a_c10d_rendezvous_and_train_one_job(paired_folders, t
     endpoint = f'127.0.0.1:{free_port()}'
     nodes = []
     for node_rank in (0, 1):
-        cmd = [
-            sys.executable,
-            '-m',
-            'torch.distributed.run',
+        launcher = (
             '--nnodes=2',
             '--nproc_per_node=1',
             f'--node_rank={node_rank}',
             '--rdzv_backend=c10d',
             f'--rdzv_endpoint={endpoint}',
             '--rdzv_id=multinode-test',
-            os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
-            str(tmp_path),
-            str(tmp_path),
-            '-opt',
-            str(path),
-            '--launcher',
-            'pytorch',
-        ]
+        )
+        cmd = torchrun(DUMP_WEIGHTS, str(tmp_path), str(tmp_path), '-opt', str(path), launcher=launcher)
         nodes.append(
             subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         )

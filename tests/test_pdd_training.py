@@ -18,6 +18,7 @@ from basicsr.option_check import OptionError, get_path
 from basicsr.train import train_pipeline
 from basicsr.utils.options import load_option_file
 from tests.conftest import write_images
+from tests.helpers.launch import DUMP_WEIGHTS, torchrun
 from tests.helpers.pdd_options import (
     REPO,
     TINY_RRDB,
@@ -268,20 +269,7 @@ def test_authors_entry_point_train_mix_runs_a_pdd_file(tmp_path):
 def test_two_process_gloo_pdd_job_keeps_the_ranks_identical(tmp_path):
     opt = tiny_pdd_options(write_pdd_data(tmp_path / 'data', hr_count=2, target_count=2), total_iter=3)
     opt['logger']['save_checkpoint_freq'] = 2
-    cmd = [
-        sys.executable,
-        '-m',
-        'torch.distributed.run',
-        '--standalone',
-        '--nproc_per_node=2',
-        os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
-        str(tmp_path),
-        str(tmp_path),
-        '-opt',
-        write_options(tmp_path, opt),
-        '--launcher',
-        'pytorch',
-    ]
+    cmd = torchrun(DUMP_WEIGHTS, str(tmp_path), str(tmp_path), '-opt', write_options(tmp_path, opt))
     run_command(cmd, tmp_path)
     rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in (0, 1))
     for key in rank0:

@@ -12,6 +12,7 @@ import yaml
 
 from basicsr.train import train_pipeline
 from tests.conftest import tiny_sr_options
+from tests.helpers.launch import DUMP_WEIGHTS, torchrun
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -118,20 +119,7 @@ def test_two_process_gloo_training_ends_with_identical_weights(paired_folders, t
     path = tmp_path / 'ddp.yml'
     path.write_text(yaml.safe_dump(opt))
     env = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
-    cmd = [
-        sys.executable,
-        '-m',
-        'torch.distributed.run',
-        '--standalone',
-        '--nproc_per_node=2',
-        os.path.join(REPO, 'tests', 'helpers', 'ddp_train_and_dump.py'),
-        str(tmp_path),
-        str(tmp_path),
-        '-opt',
-        str(path),
-        '--launcher',
-        'pytorch',
-    ]
+    cmd = torchrun(DUMP_WEIGHTS, str(tmp_path), str(tmp_path), '-opt', str(path))
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in (0, 1))

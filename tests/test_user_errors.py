@@ -12,6 +12,7 @@ from basicsr.utils.arg_parser import ArgumentParser
 from basicsr.utils.errors import UserError, report_failure
 from basicsr.utils.options import build_arg_parser
 from tests.conftest import tiny_sr_options
+from tests.helpers.launch import torchrun
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
@@ -80,18 +81,7 @@ def test_test_py_reports_user_errors_the_same_way(paired_folders, tmp_path):
 def test_under_torchrun_only_rank_0_prints_a_shared_user_error(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders)
     opt['train']['optim_g']['lr'] = '1e-3'
-    cmd = [
-        sys.executable,
-        '-m',
-        'torch.distributed.run',
-        '--standalone',
-        '--nproc_per_node=2',
-        os.path.join(REPO, 'basicsr', 'train.py'),
-        '-opt',
-        write(tmp_path, opt),
-        '--launcher',
-        'pytorch',
-    ]
+    cmd = torchrun(os.path.join(REPO, 'basicsr', 'train.py'), '-opt', write(tmp_path, opt))
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=ENV, timeout=300)
     assert result.returncode != 0
     assert result.stderr.count("train.optim_g.lr: '1e-3' is text to YAML") == 1, result.stderr[-3000:]

@@ -2,12 +2,12 @@
 
 import os
 import subprocess
-import sys
 import time
 
 import yaml
 
 from tests.conftest import tiny_sr_options
+from tests.helpers.launch import torchrun
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -21,18 +21,7 @@ def test_failing_rank_ends_the_job_and_names_itself(paired_folders, tmp_path):
     path = tmp_path / 'ddp.yml'
     path.write_text(yaml.safe_dump(opt))
     env = {**os.environ, 'PYTHONPATH': REPO, 'OMP_NUM_THREADS': '1'}
-    cmd = [
-        sys.executable,
-        '-m',
-        'torch.distributed.run',
-        '--standalone',
-        '--nproc_per_node=2',
-        os.path.join(REPO, 'tests', 'helpers', 'ddp_rank_fails.py'),
-        '-opt',
-        str(path),
-        '--launcher',
-        'pytorch',
-    ]
+    cmd = torchrun(os.path.join(REPO, 'tests', 'helpers', 'ddp_rank_fails.py'), '-opt', str(path))
     start = time.time()
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=240, env=env)
     elapsed = time.time() - start
