@@ -80,18 +80,23 @@ def test_existing_experiment_is_archived_not_overwritten(paired_folders, tmp_pat
     assert len(archived) == 1 and os.path.isfile(os.path.join(archived[0], 'models', 'net_g_2.pth'))
 
 
+def run_train_script(option_file, cwd) -> subprocess.CompletedProcess:
+    """`python basicsr/train.py -opt <option_file>` launched from `cwd`, output captured."""
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(option_file)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
 def test_train_script_runs_as_a_command(paired_folders, tmp_path):
     opt = tiny_sr_options(*paired_folders, total_iter=2)
     opt['path']['experiments_root'] = str(tmp_path / 'exp')
     path = tmp_path / 'cli.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run(
-        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result = run_train_script(path, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'exp' / 'models' / 'net_g_2.pth').is_file()
 
@@ -101,13 +106,7 @@ def test_bad_option_fails_before_training_with_key_path(paired_folders, tmp_path
     opt['datasets']['train']['dataroot_gt'] = 'missing/folder'
     path = tmp_path / 'bad.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run(
-        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result = run_train_script(path, tmp_path)
     assert result.returncode != 0
     assert 'datasets.train.dataroot_gt: missing/folder does not exist' in result.stderr
     assert not (tmp_path / 'experiments').exists()
@@ -192,13 +191,7 @@ def test_final_validation_runs_once_and_the_options_stay_off_the_console(paired_
     opt = tiny_sr_options(*paired_folders, total_iter=4)
     path = tmp_path / 'once.yml'
     path.write_text(yaml.safe_dump(opt))
-    result = subprocess.run(
-        [sys.executable, os.path.join(REPO, 'basicsr', 'train.py'), '-opt', str(path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    result = run_train_script(path, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     console = result.stdout + result.stderr
     assert console.count('# psnr:') == 2  # at iterations 2 and 4; none repeated after the last iteration
